@@ -1,0 +1,1 @@
+"""Latency and quality benchmarks: LazyDiT against DDIM."""

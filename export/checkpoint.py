@@ -1,0 +1,159 @@
+"""Loading and saving DiT weights safely: official ``.pt`` checkpoints and safetensors.
+
+Never unpickles arbitrary objects: ``.pt`` files go through ``torch.load(..., weights_only=True)``, with
+``argparse.Namespace`` allowed because the official training script stores its arguments that way.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import torch
+
+from lazydit.errors import UserError
+
+from .model import DiT, DiTConfig
+
+# Head counts of the official sizes; the head count is the one config value a state_dict cannot show.
+_OFFICIAL_HEADS = {1152: 16, 1024: 16, 768: 12, 384: 6}
+CONFIG_METADATA_KEY = "lazydit.dit_config"
+SAMPLING_METADATA_KEY = "lazydit.sampling"
+# How to sample a model that says nothing about it: the official latent DiT samplers' settings.
+DEFAULT_SAMPLING = {"cfg_scale": 1.5, "clip_denoised": False, "num_steps": 50}
+
+
+def infer_config(state_dict: dict[str, torch.Tensor], num_heads: int | None = None) -> DiTConfig:
+    """Rebuild the config from parameter shapes (official checkpoints carry no config)."""
+    try:
+        proj = state_dict["x_embedder.proj.weight"]
+        hidden, in_channels, patch, _ = proj.shape
+        num_patches = state_dict["pos_embed"].shape[1]
+        depth = 1 + max(int(k.split(".")[1]) for k in state_dict if k.startswith("blocks."))
+        table = state_dict["y_embedder.embedding_table.weight"].shape[0]
+        out = state_dict["final_layer.linear.weight"].shape[0] // (patch * patch)
+        mlp_hidden = state_dict["blocks.0.mlp.fc1.weight"].shape[0]
+    except (KeyError, ValueError, IndexError) as e:
+        raise UserError(f"not a DiT state_dict (missing or malformed {e}); expected facebookresearch/DiT key names") from None
+    grid = int(round(num_patches ** 0.5))
+    if num_heads is None:
+        num_heads = _OFFICIAL_HEADS.get(hidden)
+        if num_heads is None:
+            raise UserError(f"cannot tell the head count of a DiT with hidden size {hidden}; pass --num-heads")
+    # The official label table has one extra row (the null class) when class dropout is on.
+    return DiTConfig(
+        input_size=grid * patch,
+        patch_size=patch,
+        in_channels=in_channels,
+        hidden_size=hidden,
+        depth=depth,
+        num_heads=num_heads,
+        mlp_ratio=mlp_hidden / hidden,
+        class_dropout_prob=0.1,
+        num_classes=table - 1,
+        learn_sigma=out == 2 * in_channels,
+    )
+
+
+def _read_pt(path: Path, weights: str) -> dict[str, torch.Tensor]:
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
+        raise UserError(
+            f"{path}: refused to unpickle (it holds objects other than tensors: {first[:160]}); "
+            "convert it to a plain state_dict or safetensors"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as e:
+        raise UserError(f"{path}: not a readable PyTorch checkpoint ({str(e).splitlines()[0][:160]})") from None
+    if isinstance(obj, dict) and weights in obj and isinstance(obj[weights], dict):
+        obj = obj[weights]
+    elif isinstance(obj, dict) and ("ema" in obj or "model" in obj):
+        key = "ema" if "ema" in obj else "model"
+        obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UserError(f"{path}: expected a state_dict (or a dict holding 'ema'/'model'), found {type(obj).__name__}")
+    return obj
+
+
+def read_state_dict(path: str | Path, weights: str = "ema") -> tuple[dict[str, torch.Tensor], DiTConfig | None, dict]:
+    """The state_dict in a checkpoint file and, for our safetensors, the config and sampling defaults beside it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}; pass --checkpoint with a .pt or .safetensors file")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                sd = {k: f.get_tensor(k) for k in f.keys()}
+        except SafetensorError as e:
+            raise UserError(f"{path}: not a readable safetensors file ({e})") from None
+        config = None
+        sampling = dict(DEFAULT_SAMPLING)
+        try:
+            sampling.update(json.loads(meta.get(SAMPLING_METADATA_KEY, "{}")))
+        except ValueError as e:
+            raise UserError(f"{path}: bad sampling metadata ({e})") from None
+        if CONFIG_METADATA_KEY in meta:
+            try:
+                config = DiTConfig.from_dict(json.loads(meta[CONFIG_METADATA_KEY]))
+            except (ValueError, TypeError) as e:
+                raise UserError(f"{path}: bad DiT config in metadata ({e})") from None
+        return sd, config, sampling
+    return _read_pt(path, weights), None, dict(DEFAULT_SAMPLING)
+
+
+def load_dit(path: str | Path, config: DiTConfig | None = None, weights: str = "ema",
+             num_heads: int | None = None) -> DiT:
+    """A DiT in eval mode with the checkpoint's weights (fp32), config from the file or inferred from shapes."""
+    sd, stored, sampling = read_state_dict(path, weights)
+    config = config or stored or infer_config(sd, num_heads)
+    model = DiT(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    if missing or unexpected:
+        raise UserError(
+            f"{path}: does not match the DiT config (missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}); check the model name or --num-heads"
+        )
+    for k, v in sd.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise UserError(f"{path}: {k} has shape {tuple(v.shape)}, the config needs {tuple(expected[k].shape)}")
+    model.load_state_dict({k: v.float() for k, v in sd.items()})
+    model.sampling_defaults = sampling
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def save_safetensors(model: DiT, path: str | Path, dtype: torch.dtype = torch.float16, extra: dict | None = None,
+                     sampling: dict | None = None) -> None:
+    """Weights (in ``dtype``) plus the config and sampling defaults as metadata, written atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    meta = {CONFIG_METADATA_KEY: json.dumps(model.config.to_dict())}
+    if sampling is not None:
+        meta[SAMPLING_METADATA_KEY] = json.dumps(sampling)
+    meta.update({k: str(v) for k, v in (extra or {}).items()})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(sd, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def fingerprint(model: DiT) -> str:
+    """sha256 of the weights rounded to fp16: the same for an fp32 checkpoint and its fp16 copy."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to(torch.float16).contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,116 @@
+"""Gaussian diffusion math of DiT/ADM: the 1000-step linear beta schedule, respacing and DDIM (eta 0).
+
+Only what sampling and training need is here. Timesteps are picked exactly as ADM's
+``space_timesteps(1000, "ddimN")``; the model is called with the *original* timestep values, as DiT's
+respaced wrapper does (``rescale_timesteps`` is off in DiT).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+NUM_TRAIN_TIMESTEPS = 1000
+
+
+def linear_betas(num_timesteps: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
+    """ADM's linear schedule, scaled so that it works for any number of diffusion steps."""
+    scale = 1000 / num_timesteps
+    return np.linspace(scale * 0.0001, scale * 0.02, num_timesteps, dtype=np.float64)
+
+
+def alphas_cumprod(num_timesteps: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
+    return np.cumprod(1.0 - linear_betas(num_timesteps))
+
+
+def ddim_timesteps(num_steps: int, num_timesteps: int = NUM_TRAIN_TIMESTEPS) -> list[int]:
+    """Timesteps of ``space_timesteps(num_timesteps, f"ddim{num_steps}")``, in sampling order (high to low)."""
+    if num_steps < 1:
+        raise ValueError(f"steps must be at least 1, got {num_steps}")
+    for stride in range(1, num_timesteps):
+        if len(range(0, num_timesteps, stride)) == num_steps:
+            return sorted(range(0, num_timesteps, stride), reverse=True)
+    raise ValueError(
+        f"cannot create exactly {num_steps} DDIM steps with an integer stride over {num_timesteps} timesteps; "
+        "pick a step count such as 10, 20, 25, 50 or 100"
+    )
+
+
+@dataclass(frozen=True)
+class DDIMStep:
+    """One eta-0 DDIM update from timestep ``t`` to the previous used timestep.
+
+    x0 = sqrt_recip_alpha_bar * x_t - sqrt_recipm1_alpha_bar * eps, optionally clipped to [-1, 1];
+    eps is re-derived from the (clipped) x0, then x_prev = sqrt_alpha_bar_prev * x0 + sqrt_one_minus_alpha_bar_prev * eps.
+    """
+
+    index: int
+    timestep: int
+    sqrt_recip_alpha_bar: float
+    sqrt_recipm1_alpha_bar: float
+    sqrt_alpha_bar_prev: float
+    sqrt_one_minus_alpha_bar_prev: float
+
+    def coefficients(self) -> list[float]:
+        """The four numbers a static graph needs, in the order the bundle stores them."""
+        return [
+            self.sqrt_recip_alpha_bar,
+            self.sqrt_recipm1_alpha_bar,
+            self.sqrt_alpha_bar_prev,
+            self.sqrt_one_minus_alpha_bar_prev,
+        ]
+
+
+def ddim_steps(num_steps: int, num_timesteps: int = NUM_TRAIN_TIMESTEPS) -> list[DDIMStep]:
+    """The respaced DDIM trajectory: one entry per sampling step, in sampling order."""
+    timesteps = ddim_timesteps(num_steps, num_timesteps)
+    abar_full = alphas_cumprod(num_timesteps)
+    # Respacing keeps alpha_bar at the used timesteps; alpha_bar_prev of the last step is 1.
+    used = sorted(timesteps)
+    abar = {t: abar_full[t] for t in used}
+    prev = {used[0]: 1.0}
+    for lo, hi in zip(used[:-1], used[1:]):
+        prev[hi] = abar[lo]
+    steps = []
+    for i, t in enumerate(timesteps):
+        a, ap = abar[t], prev[t]
+        steps.append(
+            DDIMStep(
+                index=i,
+                timestep=t,
+                sqrt_recip_alpha_bar=float(np.sqrt(1.0 / a)),
+                sqrt_recipm1_alpha_bar=float(np.sqrt(1.0 / a - 1)),
+                sqrt_alpha_bar_prev=float(np.sqrt(ap)),
+                sqrt_one_minus_alpha_bar_prev=float(np.sqrt(1.0 - ap)),
+            )
+        )
+    return steps
+
+
+def ddim_update(x: torch.Tensor, eps: torch.Tensor, coef: torch.Tensor, clip_denoised: bool) -> torch.Tensor:
+    """Apply one eta-0 DDIM step. ``coef`` is the 4-vector of :meth:`DDIMStep.coefficients` (a tensor so
+    that one exported graph serves every step)."""
+    c = coef.to(x.dtype)
+    x0 = c[0] * x - c[1] * eps
+    if clip_denoised:
+        x0 = x0.clamp(-1.0, 1.0)
+        # Re-derive eps from the clipped x0 exactly as ADM's ddim_sample does: eps = (x/sqrt(ab) - x0)/sqrt(1/ab - 1).
+        eps = (c[0] * x - x0) / c[1]
+    return c[2] * x0 + c[3] * eps
+
+
+def guided_eps(model_out: torch.Tensor, in_channels: int, cfg_scale: float | torch.Tensor) -> torch.Tensor:
+    """From a (cond, uncond) batch output to the guided eps of the conditional half.
+
+    eps is the first ``in_channels`` output channels (the rest is the learned sigma when learn_sigma).
+    """
+    eps = model_out[:, :in_channels]
+    cond, uncond = torch.split(eps, eps.shape[0] // 2, dim=0)
+    return uncond + cfg_scale * (cond - uncond)
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
+    """Diffuse clean data to timestep t: sqrt(ab) x0 + sqrt(1 - ab) noise. ``abar`` is the (1000,) table."""
+    a = abar[t].to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise

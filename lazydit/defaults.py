@@ -1,0 +1,14 @@
+"""Where the embedded default model lives; every command falls back to it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_CHECKPOINT = MODELS_DIR / "fashion-dit-s4.safetensors"
+DEFAULT_CLASSIFIER = MODELS_DIR / "fashion-classifier.safetensors"
+DEFAULT_STEPS = 20
+
+
+def default_gates(steps: int) -> Path:
+    return MODELS_DIR / f"fashion-dit-s4.gates-{steps}.safetensors"
