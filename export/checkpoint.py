@@ -9,6 +9,7 @@ import argparse
 import hashlib
 import json
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -62,13 +63,16 @@ def _read_pt(path: Path, weights: str) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
+        # torch names the offending global as "Unsupported global: GLOBAL module.name"; keep only that.
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f"it references {found.group(1)}" if found else "it is not a plain tensor pickle"
         raise UserError(
-            f"{path}: refused to unpickle (it holds objects other than tensors: {first[:160]}); "
+            f"{path}: refused to unpickle ({what}); only tensors are loaded: "
             "convert it to a plain state_dict or safetensors"
         ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise UserError(f"{path}: not a readable PyTorch checkpoint ({str(e).splitlines()[0][:160]})") from None
+    except Exception as e:  # noqa: BLE001 - any other failure of torch.load means the file is damaged
+        raise UserError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}); "
+                        "check the file or re-download it") from None
     if isinstance(obj, dict) and weights in obj and isinstance(obj[weights], dict):
         obj = obj[weights]
     elif isinstance(obj, dict) and ("ema" in obj or "model" in obj):

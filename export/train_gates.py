@@ -65,7 +65,8 @@ def _rank_world() -> tuple[int, int]:
 
 
 @torch.no_grad()
-def build_pool_data_free(lazy: LazyDiT, cfg: GateTrainingConfig, size: int, seed: int) -> StatePool:
+def build_pool_data_free(lazy: LazyDiT, cfg: GateTrainingConfig, size: int, seed: int,
+                         progress: bool = True) -> StatePool:
     """Sample the model densely and keep every intermediate state: no dataset needed."""
     config = lazy.config
     g = torch.Generator().manual_seed(seed)
@@ -73,7 +74,7 @@ def build_pool_data_free(lazy: LazyDiT, cfg: GateTrainingConfig, size: int, seed
     noise = initial_noise(size, config, [seed * 100003 + i for i in range(size)])
     xs = []
     chunk = 64
-    for lo in tqdm(range(0, size, chunk), desc="sampling training states", leave=False):
+    for lo in tqdm(range(0, size, chunk), desc="sampling training states", leave=False, disable=not progress):
         res = ddim_sample(lazy, labels[lo : lo + chunk], noise[lo : lo + chunk], cfg.num_steps, cfg.cfg_scale,
                           clip_denoised=cfg.clip_denoised, keep_trajectory=True)
         xs.append(torch.stack(res.trajectory[:-1]))
@@ -138,9 +139,13 @@ def train_gates(
         raise UserError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     local_batch = cfg.batch_size // world
     config = dit.config
-    steps = ddim_steps(cfg.num_steps)
     if cfg.num_steps < 2:
-        raise UserError("gate training needs at least 2 sampling steps (step 0 always computes)")
+        raise UserError("gate training needs at least 2 sampling steps (step 0 always computes); raise --steps")
+    try:
+        steps = ddim_steps(cfg.num_steps)
+    except ValueError as e:
+        raise UserError(f"--steps {cfg.num_steps}: {e}") from None
+    fp = fingerprint(dit)
     gates = LazyGates(cfg.num_steps, config.depth, config.hidden_size)
     lazy = LazyDiT(dit, gates, cfg.max_cache_age)
     for p in dit.parameters():
@@ -150,7 +155,14 @@ def train_gates(
     start = 0
     state_path = out.with_name(out.name + ".train.pt")
     if resume and state_path.is_file():
-        saved = torch.load(str(state_path), map_location="cpu", weights_only=True)
+        try:
+            saved = torch.load(str(state_path), map_location="cpu", weights_only=True)
+            same = (int(saved["num_steps"]), str(saved["fingerprint"])) == (cfg.num_steps, fp)
+        except Exception:  # noqa: BLE001 - a damaged state file is reported, not resumed
+            raise UserError(f"{state_path}: damaged training state; delete it or pass --restart") from None
+        if not same:
+            raise UserError(f"{state_path}: saved training is for {saved['num_steps']} steps of another "
+                            "model or step count; pass --restart or another --out")
         gates.load_state_tensors(saved["gates"])
         opt.load_state_dict(saved["optimizer"])
         rho, start = float(saved["rho"]), int(saved["iteration"])
@@ -159,7 +171,8 @@ def train_gates(
 
     seed = cfg.seed * 7919 + rank
     if data is None:
-        pool = build_pool_data_free(lazy, cfg, max(cfg.pool_size // world, local_batch), seed)
+        pool = build_pool_data_free(lazy, cfg, max(cfg.pool_size // world, local_batch), seed,
+                                    progress=progress and rank == 0)
     else:
         images, labels = data
         g = torch.Generator().manual_seed(seed)
@@ -198,7 +211,7 @@ def train_gates(
         history.append({"iteration": it, "step": step, "mse": mse.item(), "laziness": lazy_frac, "rho": rho})
         bar.set_postfix(mse=f"{mse.item():.2e}", lazy=f"{ema_lazy:.2f}", rho=f"{rho:.1e}")
         if rank == 0 and cfg.checkpoint_every and (it + 1) % cfg.checkpoint_every == 0 and it + 1 < cfg.iterations:
-            _save_training_state(state_path, gates, opt, rho, it + 1)
+            _save_training_state(state_path, gates, opt, rho, it + 1, cfg.num_steps, fp)
 
     meta = GatesMeta(
         num_steps=cfg.num_steps,
@@ -206,7 +219,7 @@ def train_gates(
         depth=config.depth,
         hidden_size=config.hidden_size,
         num_patches=config.num_patches,
-        model_fingerprint=fingerprint(dit),
+        model_fingerprint=fp,
         cfg_scale=cfg.cfg_scale,
         max_cache_age=cfg.max_cache_age,
     )
@@ -218,9 +231,11 @@ def train_gates(
     return gates, meta, report
 
 
-def _save_training_state(path: Path, gates: LazyGates, opt, rho: float, iteration: int) -> None:
+def _save_training_state(path: Path, gates: LazyGates, opt, rho: float, iteration: int, num_steps: int,
+                         fp: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"gates": gates.state_tensors(), "optimizer": opt.state_dict(), "rho": rho, "iteration": iteration}, str(tmp))
+    torch.save({"gates": gates.state_tensors(), "optimizer": opt.state_dict(), "rho": rho, "iteration": iteration,
+                "num_steps": num_steps, "fingerprint": fp}, str(tmp))
     tmp.replace(path)
 
 
