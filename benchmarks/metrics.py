@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-import scipy.linalg
 import torch
 from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
@@ -160,28 +159,33 @@ def _as_stats(x: np.ndarray | FeatureStats) -> FeatureStats:
     return x if isinstance(x, FeatureStats) else FeatureStats.from_features(x)
 
 
+def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a covariance (eigenvalues below zero from round-off are clipped)."""
+    w, v = np.linalg.eigh(sigma)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
 def frechet_distance(feats_a: np.ndarray | FeatureStats, feats_b: np.ndarray | FeatureStats,
                      eps: float = 1e-6) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) feature sets (or their stats).
 
-    As in pytorch-fid: if the matrix square root is not finite (near-singular covariances, e.g. N < D),
-    retry with `eps` added to both diagonals; a tiny imaginary part from round-off is dropped, a large
-    one (> 1e-3 on the diagonal) raises ValueError.
+    Tr((S_a S_b)^(1/2)) is computed as the sum of square roots of the eigenvalues of R S_a R with
+    R = S_b^(1/2): the same number as pytorch-fid's ``sqrtm(S_a @ S_b)`` for covariances (which are
+    positive semi-definite), several times faster, and free of the complex round-off that sqrtm needs
+    patching for. ``eps`` is kept for API compatibility; it regularises nothing here.
     """
     a, b = _as_stats(feats_a), _as_stats(feats_b)
     if a.mu.shape != b.mu.shape:
         raise ValueError(f"feature dimensions differ: {a.mu.shape} vs {b.mu.shape}")
     diff = a.mu - b.mu
-    covmean = scipy.linalg.sqrtm(a.sigma @ b.sigma)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(a.mu)) * eps
-        covmean = scipy.linalg.sqrtm((a.sigma + offset) @ (b.sigma + offset))
-    if np.iscomplexobj(covmean):
-        largest = np.max(np.abs(np.diagonal(covmean).imag))
-        if largest > 1e-3:
-            raise ValueError(f"matrix square root has an imaginary component of {largest:.3g}")
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(a.sigma) + np.trace(b.sigma) - 2.0 * np.trace(covmean))
+    root_b = getattr(b, "_sqrt_sigma", None)
+    if root_b is None:
+        root_b = _sqrt_psd(b.sigma)
+        if isinstance(feats_b, FeatureStats):
+            object.__setattr__(feats_b, "_sqrt_sigma", root_b)  # reused by every bootstrap replicate
+    inner = root_b @ a.sigma @ root_b
+    tr_covmean = float(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0.0, None)).sum())
+    return float(diff @ diff + np.trace(a.sigma) + np.trace(b.sigma) - 2.0 * tr_covmean)
 
 
 def bootstrap_fid(feats_gen: np.ndarray, feats_ref: np.ndarray | FeatureStats, n_boot: int = 10,
@@ -191,7 +195,7 @@ def bootstrap_fid(feats_gen: np.ndarray, feats_ref: np.ndarray | FeatureStats, n
     Only the generated set is resampled (N draws with replacement); the reference statistics stay fixed,
     so the spread is the sampling noise of the generator's N images. The std uses ddof=1. Replicates
     carry duplicate rows and so run slightly higher than the full-set FID, which is why the full-set
-    value (not the replicates' mean) is returned. Each replicate costs one D x D sqrtm (~10 s at D=2048).
+    value (not the replicates' mean) is returned.
     """
     if n_boot < 2:
         raise ValueError(f"n_boot must be >= 2 for a standard deviation, got {n_boot}")

@@ -59,11 +59,13 @@ class LazyDiT(nn.Module):
         mode: str = "dense",
         skip_mask: torch.Tensor | None = None,
         straight_through: bool = False,
+        record_gates: bool = False,
     ) -> torch.Tensor:
         """One model evaluation at sampling step ``step``; ``state`` is read and updated in place.
 
         ``straight_through`` (training): hard decisions in the forward pass, the soft score's gradient in the
         backward pass, and every module is computed so that both branches exist.
+        ``record_gates`` (calibration): in dense mode, still evaluate the gates and record their keep scores.
         """
         if mode not in ("dense", "dynamic", "static"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -79,18 +81,20 @@ class LazyDiT(nn.Module):
         for b, block in enumerate(dit.blocks):
             shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.modulation(c)
             z = modulate(block.norm1(tokens), shift_msa, scale_msa)
-            out, keep, score = self._module(block.attn, z, b, 0, step, state, mode, skip_mask, straight_through)
+            out, keep, score = self._module(block.attn, z, b, 0, step, state, mode, skip_mask, straight_through,
+                                            record_gates)
             tokens = tokens + gate_msa.unsqueeze(1) * out
             step_scores[:, b, 0], step_keep[:, b, 0] = score, keep
             z = modulate(block.norm2(tokens), shift_mlp, scale_mlp)
-            out, keep, score = self._module(block.mlp, z, b, 1, step, state, mode, skip_mask, straight_through)
+            out, keep, score = self._module(block.mlp, z, b, 1, step, state, mode, skip_mask, straight_through,
+                                            record_gates)
             tokens = tokens + gate_mlp.unsqueeze(1) * out
             step_scores[:, b, 1], step_keep[:, b, 1] = score, keep
         state.keep_scores.append(step_scores)
         state.decisions.append(step_keep)
         return dit.head(tokens, c)
 
-    def _module(self, module, z, b, m, step, state, mode, skip_mask, straight_through):
+    def _module(self, module, z, b, m, step, state, mode, skip_mask, straight_through, record_gates=False):
         key = (b, MODULES[m])
         B = z.shape[0]
         cached = state.cache.get(key)
@@ -105,7 +109,8 @@ class LazyDiT(nn.Module):
 
         if mode == "dense":
             out = module(z)
-            keep_soft, keep = ones, torch.ones(B, dtype=torch.bool, device=z.device)
+            keep = torch.ones(B, dtype=torch.bool, device=z.device)
+            keep_soft = self.gates.keep_score(step, b, MODULES[m], z) if record_gates and self.gates is not None else ones
         elif mode == "static":
             skip = bool(skip_mask[b, m])
             if skip and not bool(reusable.all()):

@@ -107,7 +107,8 @@ class TimestepEmbedder(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         t_freq = self.timestep_embedding(t, self.frequency_embedding_size)
-        return self.mlp(t_freq)
+        # The sinusoids are always computed in fp32 (t reaches 999); the MLP runs in the weights' dtype.
+        return self.mlp(t_freq.to(self.mlp[0].weight.dtype))
 
 
 class LabelEmbedder(nn.Module):
@@ -152,13 +153,15 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        # Written out instead of F.scaled_dot_product_attention: the plain matmul/softmax form lowers to
-        # XNNPACK, Core ML and ONNX without the masking ops that SDPA decomposes into.
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        attn = attn.softmax(dim=-1)
-        x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        h, d = self.num_heads, self.head_dim
+        qkv = self.qkv(x)
+        # Same math as timm's Attention, written with 3-D batched matmuls and static slices: these lower to
+        # XNNPACK, Core ML and ONNX without the expand/select/masking ops that 4-D matmul and SDPA decompose into.
+        q = qkv[:, :, :C].reshape(B, N, h, d).permute(0, 2, 1, 3).reshape(B * h, N, d)
+        k = qkv[:, :, C : 2 * C].reshape(B, N, h, d).permute(0, 2, 1, 3).reshape(B * h, N, d)
+        v = qkv[:, :, 2 * C :].reshape(B, N, h, d).permute(0, 2, 1, 3).reshape(B * h, N, d)
+        attn = torch.bmm(q * self.scale, k.transpose(1, 2)).softmax(dim=-1)
+        x = torch.bmm(attn, v).reshape(B, h, N, d).permute(0, 2, 1, 3).reshape(B, N, C)
         return self.proj(x)
 
 

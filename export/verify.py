@@ -1,0 +1,94 @@
+"""After an export: every variant of every target that runs here against the eager graph on the same inputs,
+and a whole sampling trajectory through the runtime scheduler against eager lazy sampling."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lazydit.errors import UserError
+
+from .graphs import StepGraph, Variant, example_inputs
+from .lazy_dit import LazyDiT
+from .model import DiT
+from .sampling import ddim_sample
+from .schedule import Schedule
+
+TOLERANCES = {"float32": {"variant": 1e-4, "trajectory": 1e-3}, "float16": {"variant": 5e-2, "trajectory": 1e-1}}
+
+
+def _variant_from_manifest(v: dict) -> Variant:
+    def parse(slot: str) -> tuple[int, int]:
+        _, b, mod = slot.split("_")
+        return int(b), 0 if mod == "attn" else 1
+
+    return Variant(v["name"], tuple(parse(s) for s in v["reads"]), tuple(parse(s) for s in v["writes"]))
+
+
+def runnable_backends(manifest: dict) -> list[str]:
+    out = []
+    if "executorch" in manifest["targets"]:
+        out.append("executorch")
+    if "onnx" in manifest["targets"]:
+        out.append("onnxruntime")
+    if "coreml" in manifest["targets"] and platform.system() == "Darwin":
+        out.append("coreml")
+    return out
+
+
+@torch.no_grad()
+def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = True, seed: int = 0) -> dict:
+    """Raise UserError above tolerance; return the measured errors."""
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.scheduler import Scheduler, initial_noise
+
+    bundle = load_bundle(root)
+    m = bundle.manifest
+    tol = TOLERANCES[m["dtype"]]
+    dtype = torch.float32 if m["dtype"] == "float32" else torch.float16
+    ref_model = dit if dtype == torch.float32 else _half(dit)
+    report: dict = {"tolerances": tol, "variants": {}, "trajectory": {}}
+    if m["dtype"] == "float16":
+        report["note"] = "fp16 graphs are compared with the fp16 eager graph; fp16 arithmetic differs by kernel"
+    for backend_name in runnable_backends(m):
+        backend = create_backend(backend_name, bundle)
+        errs = {}
+        for v in tqdm(m["variants"], desc=f"verify {backend_name}", leave=False, disable=not progress):
+            variant = _variant_from_manifest(v)
+            ins = example_inputs(ref_model, variant, m["batch"], m["guidance_scale"], dtype, seed=seed + 1)
+            ref = StepGraph(ref_model, variant, m["guidance_scale"], m.get("clip_denoised", False)).eval()(*ins)
+            got = backend.run(v["name"], [a.numpy() for a in ins])
+            err = max(float(np.abs(np.asarray(g, dtype=np.float32) - r.float().numpy()).max()) for g, r in zip(got, ref))
+            errs[v["name"]] = err
+            if err > tol["variant"]:
+                raise UserError(f"{backend_name} variant {v['name']} differs from eager by {err:.3g} "
+                                f"(tolerance {tol['variant']}); the export is wrong, please report it")
+        report["variants"][backend_name] = errs
+        # Whole trajectory against eager lazy sampling from the same noise and label.
+        noise = initial_noise(bundle, seed)
+        labels = list(range(m["batch"]))
+        labels = [c % m["classes"]["count"] for c in labels]
+        result = Scheduler(bundle, backend).run(labels, noise=noise)
+        eager = ddim_sample(LazyDiT(ref_model, max_cache_age=schedule.max_cache_age), torch.tensor(labels),
+                            torch.from_numpy(noise).to(dtype), schedule.num_steps, m["guidance_scale"], mode="static",
+                            skip_masks=torch.tensor(schedule.skip, dtype=torch.bool),
+                            clip_denoised=m.get("clip_denoised", False)).images
+        err = float(np.abs(result.image.astype(np.float32) - eager.float().numpy()).max())
+        report["trajectory"][backend_name] = err
+        if err > tol["trajectory"]:
+            raise UserError(f"{backend_name} trajectory differs from eager sampling by {err:.3g} "
+                            f"(tolerance {tol['trajectory']}); the export is wrong, please report it")
+        if progress:
+            tqdm.write(f"verified {backend_name}: max variant error {max(errs.values()):.2e}, "
+                       f"final image error {err:.2e}")
+    return report
+
+
+def _half(dit: DiT) -> DiT:
+    import copy
+
+    return copy.deepcopy(dit).half()

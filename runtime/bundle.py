@@ -1,0 +1,142 @@
+"""Reading and validating a bundle before anything runs: schema, checksums, files, shapes.
+
+Every problem is one :class:`~lazydit.errors.UserError` line naming the file. Imports no torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lazydit.errors import UserError
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32}
+
+
+@dataclass
+class Bundle:
+    root: Path
+    manifest: dict
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.manifest["steps"])
+
+    @property
+    def variants(self) -> dict[str, dict]:
+        return {v["name"]: v for v in self.manifest["variants"]}
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def tensor_spec(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        spec = self.manifest["tensors"]["cache" if name.startswith("cache_") else name]
+        return tuple(spec["shape"]), np.dtype(DTYPES[spec["dtype"]])
+
+    def has_target(self, target: str) -> bool:
+        return target in self.manifest["targets"]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
+    """Load ``root/manifest.json`` and refuse the bundle unless every check passes."""
+    root = Path(root)
+    mpath = root / "manifest.json"
+    if not root.is_dir():
+        raise UserError(f"bundle folder not found: {root}; export one with `lazydit export`")
+    if not mpath.is_file():
+        raise UserError(f"{mpath}: missing; this folder is not a lazydit bundle")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{mpath}: not valid JSON ({e})") from None
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise UserError(f"{mpath}: unknown schema_version {version!r} (this runtime reads "
+                        f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}); upgrade lazydit or re-export the bundle")
+    _validate_schema(manifest, mpath)
+    _validate_consistency(manifest, mpath)
+    files = manifest["files"]
+    for rel, meta in files.items():
+        p = root / rel
+        if not p.is_file():
+            raise UserError(f"{p}: listed in the manifest but missing; re-export or re-copy the bundle")
+        if p.stat().st_size != meta["bytes"]:
+            raise UserError(f"{p}: has {p.stat().st_size} bytes, the manifest says {meta['bytes']}; the bundle is damaged")
+        if verify_checksums and _sha256(p) != meta["sha256"]:
+            raise UserError(f"{p}: sha256 does not match the manifest; the bundle is damaged, re-export or re-copy it")
+    for target, t in manifest["targets"].items():
+        for rel in _target_files(target, t):
+            if not any(f == rel or f.startswith(rel.rstrip("/") + "/") for f in files):
+                raise UserError(f"{root / rel}: {target} graph missing from the manifest's file list")
+    return Bundle(root, manifest)
+
+
+def _target_files(target: str, t: dict) -> list[str]:
+    if target == "executorch":
+        return [t["file"]]
+    if target == "onnx":
+        return list(t["graphs"].values()) + [t["weights"]]
+    if target == "coreml":
+        return [t["package"]]
+    if target == "torch":
+        return [t["weights"]]
+    return []
+
+
+def _validate_schema(manifest: dict, mpath: Path) -> None:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    try:
+        jsonschema.validate(manifest, schema)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise UserError(f"{mpath}: invalid manifest at {where}: {e.message}") from None
+
+
+def _validate_consistency(m: dict, mpath: Path) -> None:
+    cfg = m["model"]["config"]
+    batch = m["batch"]
+    guided = m["guidance_scale"] != 1.0
+    want_x = [batch, cfg["in_channels"], cfg["input_size"], cfg["input_size"]]
+    want_cache = [batch * (2 if guided else 1), (cfg["input_size"] // cfg["patch_size"]) ** 2, cfg["hidden_size"]]
+    checks = {"x": want_x, "x_next": want_x, "t": [1], "y": [batch], "coef": [4], "cache": want_cache}
+    for name, shape in checks.items():
+        got = m["tensors"][name]["shape"]
+        if got != shape:
+            raise UserError(f"{mpath}: tensor {name} has shape {got}, the model config needs {shape}")
+    slots = set(m["slots"])
+    names = set()
+    for v in m["variants"]:
+        names.add(v["name"])
+        for s in v["reads"] + v["writes"]:
+            if s not in slots:
+                raise UserError(f"{mpath}: variant {v['name']} uses undeclared cache slot {s}")
+        if v["inputs"][:4] != ["x", "t", "y", "coef"] or v["inputs"][4:] != v["reads"]:
+            raise UserError(f"{mpath}: variant {v['name']} inputs must be x, t, y, coef, then its reads")
+    written: set[str] = set()
+    for s in m["steps"]:
+        if s["variant"] not in names:
+            raise UserError(f"{mpath}: step {s['index']} uses unknown variant {s['variant']}")
+        v = next(v for v in m["variants"] if v["name"] == s["variant"])
+        if s["reads"] != v["reads"] or s["writes"] != v["writes"]:
+            raise UserError(f"{mpath}: step {s['index']} slots disagree with variant {v['name']}")
+        missing = [r for r in s["reads"] if r not in written]
+        if missing:
+            raise UserError(f"{mpath}: step {s['index']} reads {missing[0]} before any step writes it")
+        written.update(s["writes"])
+    if [s["index"] for s in m["steps"]] != list(range(len(m["steps"]))):
+        raise UserError(f"{mpath}: steps must be listed in order 0..N-1")

