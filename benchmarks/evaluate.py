@@ -150,6 +150,7 @@ def evaluate(
     n_boot: int = 10,
     out_dir: Path | None = None,
     batch_size: int = 200,
+    paired_n: int | None = None,
 ) -> dict:
     """Quality of each configuration; writes ``eval.json`` and ``samples.png`` into ``out_dir`` when given."""
     from ..export.checkpoint import fingerprint
@@ -171,8 +172,10 @@ def evaluate(
     labels = balanced_labels(n, model.config.num_classes).numpy()
 
     t0 = time.time()
+    # PSNR/SSIM are far less noisy than FID: the (expensive) many-step reference can cover fewer samples.
+    n_pair = min(n, paired_n or n)
     ref_method = Method(f"ddim:{reference_steps}", reference_steps, "dense")
-    ref_images, ref_macs, _ = generate(model, ref_method, n, seed, cfg_scale, clip, batch_size, model_fp=fp)
+    ref_images, ref_macs, _ = generate(model, ref_method, n_pair, seed, cfg_scale, clip, batch_size, model_fp=fp)
 
     clf_feats = lambda x: predict(clf, x)[1]  # noqa: E731
     real_clf = _real_features("clf", test.images, clf_feats, dataset)
@@ -191,7 +194,7 @@ def evaluate(
             r["fid_inception"], r["fid_inception_std"] = f, s
         return r
 
-    results = {"n": n, "seed": seed, "cfg_scale": cfg_scale, "reference": ref_method.spec, "dataset": dataset,
+    results = {"n": n, "paired_n": n_pair, "seed": seed, "cfg_scale": cfg_scale, "reference": ref_method.spec, "dataset": dataset,
                "classifier_test_accuracy": clf_meta.get("test_accuracy"), "methods": []}
     results["floor"] = fids(train_sub)
     grids = []
@@ -201,7 +204,7 @@ def evaluate(
         row = {"method": m.spec, "steps": m.num_steps, "mode": m.mode, "macs_per_image": macs,
                "laziness": lazy_frac, "accuracy": float((pred == labels).mean())}
         row.update(fids(images))
-        p, s = psnr(images, ref_images), ssim(images, ref_images)
+        p, s = psnr(images[:n_pair], ref_images), ssim(images[:n_pair], ref_images)
         row.update({"psnr": float(p.mean()), "psnr_sem": float(p.std(ddof=1) / np.sqrt(len(p))),
                     "ssim": float(s.mean())})
         results["methods"].append(row)

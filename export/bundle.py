@@ -147,6 +147,7 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
 
             report = verify_bundle(tmp, dit, schedule, progress=progress)
             (tmp / "verification.json").write_text(json.dumps(report, indent=1))
+        _write_golden(tmp)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -154,6 +155,19 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _write_golden(root: Path) -> None:
+    """The golden trace every scheduler port is tested against, from the first backend that runs here."""
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.golden import write_golden
+
+    bundle = load_bundle(root)
+    for name in ("executorch", "onnxruntime", "torch"):
+        if bundle.has_target({"onnxruntime": "onnx"}.get(name, name)):
+            write_golden(bundle, create_backend(name, bundle), root / "golden")
+            return
 
 
 def _half_copy(dit: DiT) -> DiT:

@@ -106,7 +106,7 @@ def cmd_eval(args) -> None:
     specs = [s.strip() for s in args.configs.split(",") if s.strip()]
     results = evaluate(model, specs, args.n, seed=args.seed, reference_steps=args.reference_steps,
                        classifier_path=args.classifier, dataset=args.dataset, inception=not args.no_inception,
-                       n_boot=args.bootstrap, out_dir=args.out, batch_size=args.batch_size)
+                       n_boot=args.bootstrap, out_dir=args.out, batch_size=args.batch_size, paired_n=args.paired_n)
     print(markdown_table(results))
     if args.out:
         print(f"wrote {args.out / 'eval.json'} and {args.out / 'samples.png'}")
@@ -243,6 +243,32 @@ def cmd_sample(args) -> None:
     print(f"wrote {args.out}")
 
 
+def cmd_bench_size(args) -> None:
+    from .benchmarks.bundle_size import markdown, measure_sizes
+
+    dit = _load_model(args)
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    res = measure_sizes(dit, args.steps, args.schedule, targets, args.out)
+    print(markdown(res))
+    if args.out:
+        print(f"wrote {args.out}")
+
+
+def cmd_bench_export_scale(args) -> None:
+    from .benchmarks.export_scale import run_export_scale
+
+    res = run_export_scale(args.out, args.model, args.steps, args.checkpoint, verify=args.verify)
+    print(f"{res['model']} ({res['parameters']:,} parameters, {res['weights']} weights): {res['variants']} variants, "
+          f"export {res['export_seconds']:.0f} s, peak RSS {res['peak_rss_gib']:.1f} GiB, "
+          f".pte {res['pte_bytes'] / 1e9:.2f} GB for {res['fp32_weight_bytes'] / 1e9:.2f} GB of fp32 weights")
+
+
+def cmd_demo(args) -> None:
+    from .demo import run_demo
+
+    run_demo(repeat=args.repeat, force=args.force)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lazydit", description="LazyDiT from a checkpoint to a phone.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -293,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=1000, help="samples per configuration (balanced over classes)")
     p.add_argument("--seed", type=int, default=0, help="sample i uses noise seed SEED+i")
     p.add_argument("--reference-steps", type=int, default=50, help="dense DDIM steps of the paired reference")
+    p.add_argument("--paired-n", type=int, default=None, help="samples in the PSNR/SSIM comparison (default: --n)")
     p.add_argument("--classifier", type=Path, default=defaults.DEFAULT_CLASSIFIER)
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--no-inception", action="store_true", help="skip the (slow) Inception FID")
@@ -331,6 +358,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("out/samples.png"))
     p.set_defaults(func=cmd_sample)
+
+    bench = sub.add_parser("bench", help="benchmarks: size (weights stored once), ...")
+    bsub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    bsub.required = True
+    p = bsub.add_parser("size", help="bundle bytes of a lazy schedule vs the single dense graph, per target")
+    _add_model_args(p)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--schedule", default="interval:2", help="the lazy schedule (interval:2 = 50%% lazy)")
+    p.add_argument("--targets", default="executorch,onnx,coreml")
+    p.add_argument("--out", type=Path, default=Path("out/bench/size.json"))
+    p.set_defaults(func=cmd_bench_size)
+
+    p = bsub.add_parser("export-scale", help="export DiT-XL/2-256 (random weights) 20 steps 50%% lazy to ExecuTorch")
+    p.add_argument("--model", default="DiT-XL/2")
+    p.add_argument("--checkpoint", type=Path, default=None, help="real weights instead of random ones")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--verify", action="store_true", help="also check every variant against eager PyTorch")
+    p.add_argument("--out", type=Path, default=Path("out/bench/xl-scale"))
+    p.set_defaults(func=cmd_bench_export_scale)
+
+    p = sub.add_parser("demo", help="export the embedded model, generate images on ExecuTorch, compare with DDIM")
+    p.add_argument("--repeat", type=int, default=5, help="timed runs per configuration")
+    p.add_argument("--force", action="store_true", help="re-export the demo bundles")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

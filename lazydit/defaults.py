@@ -12,3 +12,8 @@ DEFAULT_STEPS = 20
 
 def default_gates(steps: int) -> Path:
     return MODELS_DIR / f"fashion-dit-s4.gates-{steps}.safetensors"
+
+
+def default_schedule(steps: int) -> Path:
+    """The committed calibrated LazyDiT schedule (50% lazy) for ``steps`` steps."""
+    return MODELS_DIR / f"fashion-dit-s4.schedule-{steps}.json"

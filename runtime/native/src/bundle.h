@@ -1,0 +1,67 @@
+// The bundle as the runner sees it: manifest.json read and checked (schema subset, consistency, file sizes and
+// sha256) before anything runs, mirroring lazydit/runtime/bundle.py.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lazydit {
+
+enum class DType { Float32, Float16, Int32 };
+
+const char* dtype_name(DType d);
+size_t dtype_size(DType d);
+
+struct TensorSpec {
+  std::vector<int64_t> shape;
+  DType dtype = DType::Float32;
+  size_t numel() const;
+  size_t nbytes() const { return numel() * dtype_size(dtype); }
+};
+
+struct Variant {
+  std::string name;
+  std::string method;  // ExecuTorch method name (targets.executorch.methods)
+  std::vector<std::string> reads;
+  std::vector<std::string> writes;
+};
+
+struct Step {
+  int index = 0;
+  double timestep = 0;
+  size_t variant = 0;  // index into Bundle::variants
+  std::array<double, 4> coef{};
+};
+
+struct Bundle {
+  std::string root;
+  std::string manifest_path;
+  std::string program_path;  // the .pte, absolute or relative to the working directory like root
+  int batch = 1;
+  int num_classes = 1;
+  double guidance_scale = 1.0;
+  std::map<std::string, TensorSpec> tensors;  // x, t, y, coef, x_next, cache
+  std::vector<std::string> slots;
+  std::vector<Variant> variants;
+  std::vector<Step> steps;
+  std::string name;         // manifest "name", may be empty
+  std::string fingerprint;  // model.fingerprint
+
+  const TensorSpec& tensor(const std::string& key) const { return tensors.at(key); }
+  size_t slot_index(const std::string& slot) const;
+};
+
+// Reads root/manifest.json and checks everything the runner relies on; throws InputError (one line naming the
+// file) on the first problem. With verify_checksums false the sha256 check is skipped (sizes are still checked).
+Bundle load_bundle(const std::string& root, bool verify_checksums = true);
+
+// Parses a JSON file, throwing InputError naming the file when it is missing or malformed.
+nlohmann::json read_json_file(const std::string& path);
+
+}  // namespace lazydit
