@@ -73,25 +73,35 @@ def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     return torch.arange(n) % num_classes
 
 
-def _cache_key(model_fp: str, method: Method, n: int, seed: int, cfg_scale: float) -> str:
+def _cache_key(model_fp: str, method: Method, seed: int, cfg_scale: float) -> str:
     extra = ""
     if method.gates_path is not None:
         extra = hashlib.sha256(method.gates_path.read_bytes()).hexdigest()[:16]
     if method.skip_masks is not None:
         extra = hashlib.sha256(method.skip_masks.numpy().tobytes()).hexdigest()[:16]
-    raw = f"{model_fp}|{method.mode}|{method.num_steps}|{extra}|{n}|{seed}|{cfg_scale}"
+    raw = f"{model_fp}|{method.mode}|{method.num_steps}|{extra}|{seed}|{cfg_scale}"
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _cached(key: str, n: int) -> Path | None:
+    """A cached run of at least ``n`` samples: sample i depends only on i, so a prefix is exact."""
+    best = None
+    for p in CACHE_DIR.glob(f"samples-{key}-n*.npz"):
+        m = int(p.stem.rsplit("-n", 1)[1])
+        if m >= n and (best is None or m < best[0]):
+            best = (m, p)
+    return None if best is None else best[1]
 
 
 @torch.no_grad()
 def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, clip_denoised: bool,
              batch_size: int = 200, cache: bool = True, model_fp: str = "") -> tuple[np.ndarray, float, float]:
     """(images (n,C,H,W) float32 in [-1,1], mean MACs per image, laziness) for one configuration."""
-    key = _cache_key(model_fp, method, n, seed, cfg_scale)
-    path = CACHE_DIR / f"samples-{key}.npz"
-    if cache and path.is_file():
-        z = np.load(path)
-        return z["images"].astype(np.float32), float(z["macs"]), float(z["laziness"])
+    key = _cache_key(model_fp, method, seed, cfg_scale)
+    hit = _cached(key, n) if cache else None
+    if hit is not None:
+        z = np.load(hit)
+        return (z["images"][:n].astype(np.float32), float(z["macs"][:n].mean()), float(z["laziness"][:n].mean()))
     gates = None
     if method.mode == "dynamic":
         from ..export.gates import check_gates_match, load_gates
@@ -100,29 +110,35 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
         check_gates_match(meta, model.config, None, method.num_steps, method.gates_path)
     lazy = LazyDiT(model, gates)
     labels = balanced_labels(n, model.config.num_classes)
-    out, macs, lazy_frac = [], 0.0, 0.0
+    out, macs, lazy_frac = [], [], []
     for lo in tqdm(range(0, n, batch_size), desc=f"sampling {method.spec}", leave=False):
         y = labels[lo : lo + batch_size]
-        noise = initial_noise(len(y), model.config, [seed + i for i in range(lo, lo + len(y))])
+        b = len(y)
+        noise = initial_noise(b, model.config, [seed + i for i in range(lo, lo + b)])
         res = ddim_sample(lazy, y, noise, method.num_steps, cfg_scale, mode=method.mode,
                           skip_masks=method.skip_masks, clip_denoised=clip_denoised)
         out.append(res.images.float().numpy())
-        # decisions: per step (batch incl. the CFG half, depth, 2); MACs from what was actually computed.
-        dec = torch.stack(res.state.decisions)  # (steps, B', depth, 2) True = computed
-        skipped = ~dec
-        for s in range(skipped.shape[1]):
-            macs += trajectory_macs(model.config, skipped[:, s].tolist(), 1.0)
-        lazy_frac += float(skipped.float().mean()) * len(y)
-    images = np.concatenate(out)
-    batch_mult = 1  # per-sample MACs above already include each CFG half as its own row
-    macs_per_image = macs * batch_mult / n
-    lazy_frac /= n
+        # decisions: per step (B' = B or 2B rows, depth, 2), True = computed; MACs of what actually ran.
+        skipped = ~torch.stack(res.state.decisions)  # (steps, B', depth, 2)
+        rows = skipped.shape[1]
+        per_row = [trajectory_macs(model.config, skipped[:, r].tolist(), 1.0) for r in range(rows)]
+        frac = skipped.float().mean(dim=(0, 2, 3))
+        if rows == 2 * b:  # the cond and uncond rows of one image
+            macs += [per_row[i] + per_row[b + i] for i in range(b)]
+            lazy_frac += ((frac[:b] + frac[b:]) / 2).tolist()
+        else:
+            macs += per_row
+            lazy_frac += frac.tolist()
+    # Rounded to the cache's fp16 here too, so a cached and a fresh run give identical arrays.
+    images = np.concatenate(out).astype(np.float16).astype(np.float32)
+    macs_a, lazy_a = np.array(macs, dtype=np.float64), np.array(lazy_frac)
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, images=images.astype(np.float16), macs=macs_per_image, laziness=lazy_frac)
+        path = CACHE_DIR / f"samples-{key}-n{n}.npz"
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, images=images.astype(np.float16), macs=macs_a, laziness=lazy_a)
         tmp.replace(path)
-    return images, macs_per_image, lazy_frac
+    return images, float(macs_a.mean()), float(lazy_a.mean())
 
 
 def _real_features(kind: str, images: np.ndarray, extractor, tag: str) -> np.ndarray:

@@ -165,6 +165,15 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
             f"{cap} ({cap / (S * D * 2):.0%}); raise --max-cache-age or lower --laziness"
         )
     scores = gate_keep_scores(lazy, cfg, progress)
+    if target == cap and cfg.max_cache_age == 1 and S % 2 == 0:
+        # Every module must skip every other step: the alternate-step pattern is the only feasible schedule.
+        only = np.array(interval_schedule(S, D, 2).skip, dtype=bool)
+        schedule = Schedule(S, D, only.tolist(), "lazydit", cfg.max_cache_age, cfg.cfg_scale)
+        report = {"target_laziness": cfg.laziness, "best_candidate": "interval:2 (the only feasible schedule)",
+                  "note": f"{target} skips with max-cache-age 1 leave one feasible schedule; raise --max-cache-age "
+                          "for a choice", "gate_keep_scores": np.round(scores, 4).tolist()}
+        schedule.details = {k: v for k, v in report.items() if k != "gate_keep_scores"}
+        return schedule, report
     e2e = EndToEnd(lazy, cfg)
     sens = step_sensitivity(e2e, S, D, progress)
 

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -70,8 +71,9 @@ def lower_onnx(graphs: dict[str, StepGraph], inputs: dict[str, tuple], folder: P
             torch.onnx.export(g, inputs[name], str(f), dynamo=True, input_names=input_names(v),
                               output_names=output_names(v), external_data=True, verbose=False)
             models[name] = onnx.load(str(f), load_external_data=True)
-    # Initializers with the same name and bytes are written once; every graph points into weights.bin.
-    offsets: dict[tuple[str, bytes], tuple[int, int]] = {}
+    # Initializers with the same bytes are written once, whatever their names: the exporter folds transposed
+    # weights into constants named per graph (val_50 in one, val_61 in another). Every graph points into weights.bin.
+    offsets: dict[tuple, tuple[int, int]] = {}
     with open(folder / "weights.bin", "wb") as wf:
         for name, m in models.items():
             for init in m.graph.initializer:
@@ -80,7 +82,7 @@ def lower_onnx(graphs: dict[str, StepGraph], inputs: dict[str, tuple], folder: P
                     # Small constants and shape tensors stay inline: shape inference must read them.
                     init.raw_data = raw
                     continue
-                key = (init.name, raw)
+                key = (init.data_type, tuple(init.dims), hashlib.sha256(raw).hexdigest())
                 if key not in offsets:
                     pos = wf.tell()
                     pad = (-pos) % 64

@@ -162,8 +162,9 @@ def cmd_calibrate(args) -> None:
     draw_heatmap(sched, png, scores)
     macs = sched.macs_per_image(dit.config, cfg_scale)
     print(f"{sched.source}: {sched.num_steps} steps, laziness {sched.laziness():.3f}, "
-          f"MACs {macs['ratio']:.3f} of dense" + (f", held-out PSNR {report['heldout_psnr']:.2f} dB "
-                                                   f"(best start: {report['best_candidate']})" if report else ""))
+          f"MACs {macs['ratio']:.3f} of dense" + (f", held-out PSNR {report['heldout_psnr']:.2f} dB"
+                                                   if report and "heldout_psnr" in report else "")
+          + (f" (from {report['best_candidate']})" if report else ""))
     print(f"wrote {args.out} and {png}")
 
 

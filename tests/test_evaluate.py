@@ -1,0 +1,69 @@
+"""`lazydit eval` mechanics on a tiny 28x28 model: balanced fixed-seed samples, paired fidelity against the
+many-step reference, MACs of what actually ran, FID floors, and the sample cache."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lazydit.benchmarks import evaluate as ev
+from lazydit.benchmarks.classifier import SmallClassifier, save_classifier
+from lazydit.export.model import DiT, config_from_name
+
+
+@pytest.fixture()
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, "CACHE_DIR", tmp_path / "cache")
+    cfg = config_from_name("DiT-Tiny/4", input_size=28, in_channels=1, num_classes=10, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = DiT(cfg).eval()
+    for n, p in dit.named_parameters():
+        if n != "pos_embed":
+            p.data.normal_(0, 0.05)
+    dit.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 4}
+    clf_path = tmp_path / "clf.safetensors"
+    save_classifier(SmallClassifier(10).eval(), clf_path, {"test_accuracy": 0.5, "num_classes": 10})
+    return dit, clf_path
+
+
+def test_evaluate_reports_every_metric(tiny, tmp_path):
+    dit, clf = tiny
+    res = ev.evaluate(dit, ["ddim:4", "interval:4:2", "ddim:2"], n=20, reference_steps=4, classifier_path=clf,
+                      inception=False, n_boot=2, out_dir=tmp_path / "out", batch_size=8)
+    rows = {r["method"]: r for r in res["methods"]}
+    # The reference itself: identical images, PSNR at its cap and SSIM 1.
+    assert rows["ddim:4"]["psnr"] == pytest.approx(100.0)
+    assert rows["ddim:4"]["ssim"] == pytest.approx(1.0)
+    assert rows["interval:4:2"]["psnr"] < 100.0
+    # MACs follow what ran: the interval schedule skips every module on 2 of 4 steps.
+    dense = rows["ddim:4"]["macs_per_image"]
+    assert rows["ddim:2"]["macs_per_image"] == pytest.approx(dense / 2)
+    assert rows["interval:4:2"]["laziness"] == pytest.approx(0.5)
+    assert dense / 2 < rows["interval:4:2"]["macs_per_image"] < dense
+    for r in rows.values():
+        assert r["fid_classifier"] >= 0 and r["fid_classifier_std"] >= 0
+        assert 0 <= r["accuracy"] <= 1
+    assert res["floor"]["fid_classifier"] >= 0
+    saved = json.loads((tmp_path / "out" / "eval.json").read_text())
+    assert saved["n"] == 20 and (tmp_path / "out" / "samples.png").is_file()
+    assert "| ddim:4 |" in ev.markdown_table(res)
+
+
+def test_samples_are_balanced_seeded_and_cached(tiny):
+    dit, _ = tiny
+    m = ev.parse_method("ddim:2", dit)
+    a, _, _ = ev.generate(dit, m, 12, seed=3, cfg_scale=1.5, clip_denoised=True, batch_size=5)
+    # A prefix comes from the cache of the larger run and equals a fresh smaller run.
+    b, _, _ = ev.generate(dit, m, 7, seed=3, cfg_scale=1.5, clip_denoised=True, batch_size=5)
+    c, _, _ = ev.generate(dit, m, 7, seed=3, cfg_scale=1.5, clip_denoised=True, batch_size=7, cache=False)
+    np.testing.assert_allclose(b, a[:7])
+    np.testing.assert_allclose(b, c)
+    assert ev.balanced_labels(12, 10).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+
+
+def test_unknown_configuration_is_a_user_error(tiny):
+    from lazydit.errors import UserError
+
+    dit, _ = tiny
+    with pytest.raises(UserError, match="ddim:N"):
+        ev.parse_method("fast:3", dit)
