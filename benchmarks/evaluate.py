@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ from ..export.macs import trajectory_macs
 from ..export.model import DiT
 from ..export.sampling import ddim_sample, initial_noise
 
-CACHE_DIR = defaults.REPO_ROOT / "runs" / "cache"
+# Samples and features are expensive on a CPU and reusable across runs: cache them outside the work tree.
+CACHE_DIR = Path(os.environ.get("LAZYDIT_CACHE", Path.home() / ".cache" / "lazydit"))
 
 
 @dataclass
@@ -143,7 +145,7 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
 
 def _real_features(kind: str, images: np.ndarray, extractor, tag: str) -> np.ndarray:
     """Features of a real image set, cached on disk (the test split's Inception pass is the slow part)."""
-    key = hashlib.sha256(images[:64].tobytes() + str(images.shape).encode()).hexdigest()[:16]
+    key = hashlib.sha256(images.tobytes()).hexdigest()[:16]
     path = CACHE_DIR / f"real-{kind}-{tag}-{key}.npy"
     if path.is_file():
         return np.load(path)
@@ -188,6 +190,9 @@ def evaluate(
     labels = balanced_labels(n, model.config.num_classes).numpy()
 
     t0 = time.time()
+    # Sample everything first: each configuration is cached as soon as it is done, so an interrupted run resumes.
+    for m in tqdm(methods, desc="sampling configurations"):
+        generate(model, m, n, seed, cfg_scale, clip, batch_size, model_fp=fp)
     # PSNR/SSIM are far less noisy than FID: the (expensive) many-step reference can cover fewer samples.
     n_pair = min(n, paired_n or n)
     ref_method = Method(f"ddim:{reference_steps}", reference_steps, "dense")
@@ -206,7 +211,8 @@ def evaluate(
         f, s = bootstrap_fid(clf_feats(images), real_clf, n_boot=n_boot, seed=seed)
         r["fid_classifier"], r["fid_classifier_std"] = f, s
         if inc is not None:
-            f, s = bootstrap_fid(inc.features(images, progress=True), real_inc, n_boot=n_boot, seed=seed)
+            feats = _real_features("inception", images, lambda x: inc.features(x, progress=True), "generated")
+            f, s = bootstrap_fid(feats, real_inc, n_boot=n_boot, seed=seed)
             r["fid_inception"], r["fid_inception_std"] = f, s
         return r
 

@@ -40,6 +40,7 @@ class ExportOptions:
     clip_denoised: bool = False
     class_names: list[str] | None = None
     coreml_palettize_bits: int | None = None
+    quantize: str | None = None  # "int8": dynamically quantized int8 weights in the ExecuTorch graphs
     force: bool = False
     verify: bool = True
     name: str = "lazydit"
@@ -84,6 +85,10 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
     for t in opts.targets:
         if t not in TARGETS:
             raise UserError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
+    if opts.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {opts.batch}")
+    if opts.quantize not in (None, "int8"):
+        raise UserError(f"--quantize must be int8 (or left out), not {opts.quantize!r}")
     if opts.dtype not in ("float32", "float16"):
         raise UserError(f"--dtype must be float32 or float16, not {opts.dtype!r}")
     schedule.validate()
@@ -108,8 +113,10 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
             bar.set_postfix(target=target)
             t0 = time.time()
             if target == "executorch":
-                info = lower_executorch(graphs, inputs, tmp / "executorch" / "model.pte", progress)
+                et_graphs = graphs if opts.quantize is None else quantized_graphs(model, variants, opts)
+                info = lower_executorch(et_graphs, inputs, tmp / "executorch" / "model.pte", progress)
                 targets["executorch"] = {"file": "executorch/model.pte", "backend": "xnnpack", "dtype": opts.dtype,
+                                         "weights": opts.quantize or opts.dtype,
                                          "methods": {v.name: v.name for v in variants}, "delegation": info}
             elif target == "onnx":
                 files = lower_onnx(graphs, inputs, tmp / "onnx", progress)
@@ -138,16 +145,16 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
         manifest = build_manifest(dit, schedule, variants, per_step, opts, targets)
         for target in targets:
             targets[target]["bytes"] = dir_size(tmp / target)
-        manifest["files"] = {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                             for p in sorted(tmp.rglob("*")) if p.is_file()}
-        manifest["export_seconds"] = round(time.time() - t_start, 2)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        _write_manifest(tmp, manifest)
         if opts.verify:
             from .verify import verify_bundle
 
-            report = verify_bundle(tmp, dit, schedule, progress=progress)
+            report = verify_bundle(tmp, dit, schedule, progress=progress, quantized=opts.quantize is not None)
             (tmp / "verification.json").write_text(json.dumps(report, indent=1))
         _write_golden(tmp)
+        # Second pass: the golden trace and the verification report are checksummed like every other file.
+        manifest["export_seconds"] = round(time.time() - t_start, 2)
+        _write_manifest(tmp, manifest)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -155,6 +162,25 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _write_manifest(root: Path, manifest: dict) -> None:
+    manifest["files"] = {str(p.relative_to(root)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                         for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def quantized_graphs(model: DiT, variants, opts: ExportOptions) -> dict[str, StepGraph]:
+    """Step graphs over a copy of the model whose linear layers hold int8 weights (dynamic activation quant)."""
+    import copy
+
+    from torchao.quantization.granularity import PerAxis
+    from torchao.quantization.quant_api import Int8DynamicActivationIntxWeightConfig, quantize_
+
+    q = copy.deepcopy(model)
+    quantize_(q, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
+              filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m.weight.shape[0] > 1)
+    return {v.name: StepGraph(q, v, opts.cfg_scale, opts.clip_denoised).eval() for v in variants}
 
 
 def _write_golden(root: Path) -> None:

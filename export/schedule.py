@@ -153,16 +153,23 @@ def interval_schedule(num_steps: int, depth: int, every: int) -> Schedule:
 def schedule_from_source(spec: str, config: DiTConfig, num_steps: int | None = None) -> Schedule:
     """``ddim:N``/``ddim``, ``interval:N:K`` or ``interval:K`` (with ``num_steps``)."""
     parts = spec.split(":")
+    sched = None
     try:
         if parts[0] == "ddim":
             n = int(parts[1]) if len(parts) > 1 else num_steps
-            return dense_schedule(int(n), config.depth)
-        if parts[0] == "interval":
+            sched = dense_schedule(int(n), config.depth)
+        elif parts[0] == "interval":
             if len(parts) == 3:
                 n, k = int(parts[1]), int(parts[2])
             else:
                 n, k = int(num_steps), int(parts[1])
-            return interval_schedule(n, config.depth, k)
+            sched = interval_schedule(n, config.depth, k)
     except (TypeError, ValueError, IndexError):
         pass
+    if sched is not None:
+        try:
+            ddim_timesteps(sched.num_steps)
+        except ValueError as e:
+            raise UserError(f"--steps {sched.num_steps}: {e}") from None
+        return sched
     raise UserError(f"unknown schedule source {spec!r}; use ddim, interval:K, lazydit, or a schedule file")

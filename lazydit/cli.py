@@ -195,7 +195,8 @@ def cmd_export(args) -> None:
     opts = ExportOptions(targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()), dtype=args.dtype,
                          batch=args.batch, cfg_scale=sd["cfg_scale"] if args.cfg_scale is None else args.cfg_scale,
                          clip_denoised=sd["clip_denoised"], class_names=names,
-                         coreml_palettize_bits=args.palettize, force=args.force, verify=not args.no_verify,
+                         coreml_palettize_bits=args.palettize, quantize=args.quantize, force=args.force,
+                         verify=not args.no_verify,
                          name=args.out.name)
     heat = None
     if report is not None:
@@ -344,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="images per run baked into the graphs")
     p.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's)")
     p.add_argument("--palettize", type=int, default=None, choices=[2, 4, 6, 8], help="Core ML weight palettization bits")
+    p.add_argument("--quantize", default=None, choices=["int8"],
+                   help="ExecuTorch: int8 weights with dynamically quantized activations (XNNPACK)")
     p.add_argument("--out", type=Path, default=Path("out/bundle"), help="bundle folder (written atomically)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--no-verify", action="store_true", help="skip the parity checks against eager PyTorch")

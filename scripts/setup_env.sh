@@ -8,15 +8,26 @@ PYTHON=${PYTHON:-python3}
 
 die() { echo "setup: $*" >&2; exit 1; }
 
-# Offline data: Fashion-MNIST from Debian (the embedded model's data set).
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+# need_debs WHAT PACKAGES... : install Debian packages when run as root, else say what to install.
+need_debs() {
+    local what=$1; shift
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing Debian's dataset-fashion-mnist"
-        apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null \
-            || die "could not install dataset-fashion-mnist; run: sudo apt-get install dataset-fashion-mnist"
+        echo "setup: installing Debian's $* ($what)"
+        { apt-get update -qq && apt-get install -y -qq "$@"; } >/dev/null \
+            || die "could not install $*; run: sudo apt-get install $*"
     else
-        echo "setup: warning: Fashion-MNIST missing; run: sudo apt-get install dataset-fashion-mnist" >&2
+        echo "setup: warning: $what missing; run: sudo apt-get install $*" >&2
     fi
+}
+
+# Offline data: Fashion-MNIST, the embedded model's data set.
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_debs "Fashion-MNIST" dataset-fashion-mnist
+# Header-only JSON library of the native runner (runtime/native); without it its tests skip.
+[ -f /usr/include/nlohmann/json.hpp ] || need_debs "the native runner's JSON headers" nlohmann-json3-dev
+# Java toolchain for the Android demo's scheduler core (tests/test_android_core.py); without it those tests skip.
+if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ] \
+        || [ ! -f /usr/share/java/hamcrest-core.jar ] || [ ! -f /usr/share/java/gson.jar ]; then
+    need_debs "the Java test toolchain" default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

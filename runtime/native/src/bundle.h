@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace lazydit {
 
 enum class DType { Float32, Float16, Int32 };
@@ -42,7 +40,8 @@ struct Step {
 struct Bundle {
   std::string root;
   std::string manifest_path;
-  std::string program_path;  // the .pte, absolute or relative to the working directory like root
+  std::string program_file;  // the .pte relative to root (targets.executorch.file)
+  std::string program_path;  // root joined with program_file
   int batch = 1;
   int num_classes = 1;
   double guidance_scale = 1.0;
@@ -60,8 +59,5 @@ struct Bundle {
 // Reads root/manifest.json and checks everything the runner relies on; throws InputError (one line naming the
 // file) on the first problem. With verify_checksums false the sha256 check is skipped (sizes are still checked).
 Bundle load_bundle(const std::string& root, bool verify_checksums = true);
-
-// Parses a JSON file, throwing InputError naming the file when it is missing or malformed.
-nlohmann::json read_json_file(const std::string& path);
 
 }  // namespace lazydit

@@ -1,0 +1,36 @@
+package dev.lazydit.demo
+
+import android.os.Bundle
+import androidx.activity.ComponentActivity
+import androidx.activity.compose.setContent
+import androidx.activity.enableEdgeToEdge
+import androidx.activity.viewModels
+import androidx.compose.runtime.getValue
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import dev.lazydit.demo.ui.GenerateScreen
+import dev.lazydit.demo.ui.LazyDiTTheme
+import dev.lazydit.demo.ui.ScreenActions
+
+class MainActivity : ComponentActivity() {
+    private val viewModel: GenerateViewModel by viewModels()
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        enableEdgeToEdge()
+        val actions = ScreenActions(
+            selectMode = viewModel::selectMode,
+            selectLazy = viewModel::selectLazy,
+            selectDdim = viewModel::selectDdim,
+            selectClass = viewModel::selectClass,
+            setSeed = viewModel::setSeed,
+            generate = viewModel::generate,
+            refresh = viewModel::refreshBundles,
+        )
+        setContent {
+            LazyDiTTheme {
+                val state by viewModel.state.collectAsStateWithLifecycle()
+                GenerateScreen(state, actions)
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.lazydit.demo.runtime
+
+import dev.lazydit.core.Bundle
+import dev.lazydit.core.GoldenTrace
+import dev.lazydit.core.Manifest
+import dev.lazydit.core.RunResult
+import dev.lazydit.core.Scheduler
+import dev.lazydit.core.StepListener
+import dev.lazydit.core.StepPlan
+import java.io.Closeable
+import java.io.File
+
+/**
+ * A bundle that passed validation (sha256 of every file included) with its ExecuTorch program and
+ * methods loaded, and the scheduler that runs it. Not thread-safe: use it from one worker thread.
+ */
+class LoadedBundle private constructor(
+    val bundle: Bundle,
+    private val runner: ExecuTorchRunner,
+    /** Load time of each method by variant, after validation and `Module.load`. */
+    val methodLoadMs: Map<String, Double>,
+) : Closeable {
+    /** How long `Module.load` took, after validation. */
+    val programLoadMs: Double get() = runner.programLoadMs
+    val manifest: Manifest get() = bundle.manifest()
+    val scheduler = Scheduler(bundle.manifest(), runner)
+    val plan: StepPlan get() = scheduler.plan()
+
+    /** One image batch of class [cls] from [seed]; [onStep] is called on this thread after every step. */
+    fun generate(cls: Int, seed: Long, onStep: StepListener? = null): RunResult =
+        scheduler.run(scheduler.labels(cls), seed, onStep)
+
+    /** Differences from the bundle's golden trace (empty: this device matches the exporter), or null without one. */
+    fun checkGolden(): List<String>? =
+        if (GoldenTrace.exists(bundle)) GoldenTrace.load(bundle).check(scheduler) else null
+
+    override fun close() = runner.close()
+
+    companion object {
+        /** Validates [dir] before anything runs, then loads its program; throws BundleException on a bad bundle. */
+        fun open(dir: File, numThreads: Int = 0): LoadedBundle {
+            val bundle = Bundle.open(dir)
+            val runner = ExecuTorchRunner(bundle, numThreads)
+            val methodLoadMs = try {
+                runner.loadAllMethods()
+            } catch (e: Throwable) {
+                runner.close()
+                throw e
+            }
+            return LoadedBundle(bundle, runner, methodLoadMs)
+        }
+    }
+}

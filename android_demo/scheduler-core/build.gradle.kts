@@ -1,0 +1,24 @@
+// The scheduler without Android: bundle validation, step plan, slot buffers, golden trace, latency
+// report. Plain Java 17 so that it also compiles and tests on a desktop JVM (see README).
+plugins {
+    `java-library`
+}
+
+java {
+    sourceCompatibility = JavaVersion.VERSION_17
+    targetCompatibility = JavaVersion.VERSION_17
+}
+
+dependencies {
+    // Part of the API: LatencyReport.toJson() returns Gson's JsonObject.
+    api(libs.gson)
+    testImplementation(libs.junit)
+}
+
+tasks.test {
+    // The data-driven tests need an exported bundle and a recorded Python run; tests/test_android_core.py
+    // makes both. Pass them with -Plazydit.bundle=DIR -Plazydit.recording=DIR, otherwise those tests skip.
+    for (key in listOf("lazydit.bundle", "lazydit.recording", "lazydit.out")) {
+        providers.gradleProperty(key).orNull?.let { systemProperty(key, it) }
+    }
+}

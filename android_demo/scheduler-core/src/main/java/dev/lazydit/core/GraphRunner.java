@@ -1,0 +1,23 @@
+package dev.lazydit.core;
+
+import java.util.List;
+
+/**
+ * Runs one step graph of a bundle. The Android app implements it over ExecuTorch's {@code Module};
+ * tests implement it by replaying outputs recorded from the Python scheduler.
+ *
+ * <p>The scheduler allocates its buffers once and passes the same {@link TensorBuffer} objects on
+ * every step and run, so an implementation may wrap each buffer once (keyed by identity) and reuse it.
+ */
+public interface GraphRunner {
+    /**
+     * Runs {@code variant}'s graph.
+     *
+     * @param variant the variant's name (the runner maps it to a method, function or file)
+     * @param inputs the variant's inputs in manifest order: x, t, y, coef, then the slots it reads
+     * @param outputs where the results go, in the variant's output order: the next latent, then each
+     *     slot it writes; every one must be filled completely. Read all inputs before writing any
+     *     output: an output may be an input of a later step but is never one of this step.
+     */
+    void run(String variant, List<TensorBuffer> inputs, List<TensorBuffer> outputs);
+}

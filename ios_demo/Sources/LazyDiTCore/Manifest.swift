@@ -1,0 +1,193 @@
+import Foundation
+
+/// `manifest.json` of a bundle, schema version 1 (runtime/manifest.schema.json in the Python package).
+///
+/// Only the fields a scheduler needs are decoded; unknown fields are ignored, as the schema allows.
+public struct Manifest: Codable, Sendable {
+    public var schemaVersion: Int
+    public var format: String
+    public var name: String?
+    public var model: Model
+    public var image: ImageInfo
+    public var classes: Classes
+    public var batch: Int
+    public var guidanceScale: Double
+    public var clipDenoised: Bool?
+    public var dtype: String
+    public var schedule: Schedule
+    public var tensors: [String: TensorSpec]
+    public var slots: [String]
+    public var variants: [Variant]
+    public var steps: [Step]
+    public var targets: Targets
+    public var files: [String: FileEntry]
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version"
+        case format, name, model, image, classes, batch
+        case guidanceScale = "guidance_scale"
+        case clipDenoised = "clip_denoised"
+        case dtype, schedule, tensors, slots, variants, steps, targets, files
+    }
+
+    public struct ModelConfig: Codable, Sendable {
+        public var inputSize: Int
+        public var patchSize: Int
+        public var inChannels: Int
+        public var hiddenSize: Int
+        public var depth: Int
+        public var numHeads: Int
+        public var numClasses: Int
+        public var learnSigma: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case inputSize = "input_size"
+            case patchSize = "patch_size"
+            case inChannels = "in_channels"
+            case hiddenSize = "hidden_size"
+            case depth
+            case numHeads = "num_heads"
+            case numClasses = "num_classes"
+            case learnSigma = "learn_sigma"
+        }
+    }
+
+    public struct Model: Codable, Sendable {
+        public var config: ModelConfig
+        public var fingerprint: String
+        public var parameters: Int
+    }
+
+    public struct ImageInfo: Codable, Sendable {
+        public var channels: Int
+        public var height: Int
+        public var width: Int
+        public var valueRange: [Double]?
+
+        enum CodingKeys: String, CodingKey {
+            case channels, height, width
+            case valueRange = "value_range"
+        }
+    }
+
+    public struct Classes: Codable, Sendable {
+        public var count: Int
+        public var nullClass: Int
+        public var names: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case count
+            case nullClass = "null_class"
+            case names
+        }
+    }
+
+    public struct Schedule: Codable, Sendable {
+        public var file: String
+        public var heatmap: String?
+        public var source: String
+        public var numSteps: Int
+        public var laziness: Double
+        public var maxCacheAge: Int
+
+        enum CodingKeys: String, CodingKey {
+            case file, heatmap, source
+            case numSteps = "num_steps"
+            case laziness
+            case maxCacheAge = "max_cache_age"
+        }
+    }
+
+    /// One exported graph: which cache slots it reads (skipped modules) and writes (computed modules).
+    public struct Variant: Codable, Sendable, Equatable {
+        public var name: String
+        public var inputs: [String]
+        public var outputs: [String]
+        public var reads: [String]
+        public var writes: [String]
+        public var skippedModules: Int?
+        public var macsPerImage: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case name, inputs, outputs, reads, writes
+            case skippedModules = "skipped_modules"
+            case macsPerImage = "macs_per_image"
+        }
+
+        public init(name: String, inputs: [String], outputs: [String], reads: [String], writes: [String],
+                    skippedModules: Int? = nil, macsPerImage: Int? = nil) {
+            self.name = name
+            self.inputs = inputs
+            self.outputs = outputs
+            self.reads = reads
+            self.writes = writes
+            self.skippedModules = skippedModules
+            self.macsPerImage = macsPerImage
+        }
+    }
+
+    /// One sampling step: its DDIM timestep, update coefficients and graph.
+    public struct Step: Codable, Sendable, Equatable {
+        public var index: Int
+        public var timestep: Int
+        public var variant: String
+        public var coef: [Double]
+        public var reads: [String]
+        public var writes: [String]
+    }
+
+    public struct CoreMLTarget: Codable, Sendable {
+        public var package: String
+        public var functions: [String: String]
+        public var dtype: String?
+    }
+
+    public struct ExecuTorchTarget: Codable, Sendable {
+        public var file: String
+        public var methods: [String: String]
+    }
+
+    public struct ONNXTarget: Codable, Sendable {
+        public var graphs: [String: String]
+        public var weights: String
+    }
+
+    public struct TorchTarget: Codable, Sendable {
+        public var weights: String
+    }
+
+    public struct Targets: Codable, Sendable {
+        public var coreml: CoreMLTarget?
+        public var executorch: ExecuTorchTarget?
+        public var onnx: ONNXTarget?
+        public var torch: TorchTarget?
+
+        /// Files or folders each present target needs, relative to the bundle root.
+        public var requiredPaths: [(target: String, path: String)] {
+            var out: [(target: String, path: String)] = []
+            if let t = executorch { out.append(("executorch", t.file)) }
+            if let t = onnx {
+                for file in t.graphs.values.sorted() { out.append(("onnx", file)) }
+                out.append(("onnx", t.weights))
+            }
+            if let t = coreml { out.append(("coreml", t.package)) }
+            if let t = torch { out.append(("torch", t.weights)) }
+            return out
+        }
+    }
+
+    public struct FileEntry: Codable, Sendable {
+        public var sha256: String
+        public var bytes: Int
+    }
+
+    /// The spec of tensor `name`; every cache slot shares the spec of `cache`.
+    public func tensorSpec(_ name: String) -> TensorSpec? {
+        tensors[name.hasPrefix("cache_") ? "cache" : name]
+    }
+
+    /// The variant called `name`.
+    public func variant(named name: String) -> Variant? {
+        variants.first { $0.name == name }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// Decoding and checking of `manifest.json`: what the JSON schema and `_validate_consistency` of the Python
+/// runtime enforce, so that a bad bundle is refused before any graph runs.
+public enum ManifestValidator {
+    /// Decodes and validates manifest `data`; every error is one line naming `path`.
+    public static func decode(_ data: Data, path: String) throws -> Manifest {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw LazyDiTError("\(path): not valid JSON (\(error.localizedDescription))")
+        }
+        guard let top = object as? [String: Any] else {
+            throw LazyDiTError("\(path): invalid manifest at (top level): not a JSON object")
+        }
+        let version = (try? JSONDecoder().decode(VersionProbe.self, from: data))?.schemaVersion
+        guard let version, LazyDiTBundle.supportedSchemaVersions.contains(version) else {
+            let shown = version.map(String.init)
+                ?? top["schema_version"].map { $0 is String ? "\"\($0)\"" : "\($0)" } ?? "missing"
+            let known = LazyDiTBundle.supportedSchemaVersions.map(String.init).joined(separator: ", ")
+            throw LazyDiTError("\(path): unknown schema_version \(shown) (this app reads \(known)); "
+                               + "update the app or re-export the bundle with a matching lazydit")
+        }
+        let manifest: Manifest
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        } catch let error as DecodingError {
+            throw LazyDiTError("\(path): invalid manifest at \(describe(error))")
+        }
+        try validate(manifest, path: path)
+        return manifest
+    }
+
+    /// Checks what decoding alone cannot: constants, name patterns, and the consistency of shapes and slots.
+    public static func validate(_ m: Manifest, path: String) throws {
+        func fail(_ message: String) -> LazyDiTError { LazyDiTError("\(path): \(message)") }
+        if m.format != "lazydit-bundle" { throw fail("format is \(m.format), expected lazydit-bundle") }
+        if !["float32", "float16"].contains(m.dtype) { throw fail("dtype \(m.dtype) is neither float32 nor float16") }
+        if m.variants.isEmpty || m.steps.isEmpty { throw fail("needs at least one variant and one step") }
+        if Set(m.slots).count != m.slots.count { throw fail("slots are listed twice") }
+        for slot in m.slots where !isSlotName(slot) {
+            throw fail("invalid manifest at slots: \(slot) is not of the form cache_<block>_attn or cache_<block>_mlp")
+        }
+        for (rel, entry) in m.files {
+            if !isSHA256Hex(entry.sha256) { throw fail("invalid manifest at files/\(rel)/sha256: not 64 lower-case hex digits") }
+            if entry.bytes < 0 { throw fail("invalid manifest at files/\(rel)/bytes: negative") }
+        }
+        if m.targets.requiredPaths.isEmpty { throw fail("invalid manifest at targets: no known target") }
+
+        let cfg = m.model.config
+        let guided = m.guidanceScale != 1.0
+        let wantX = [m.batch, cfg.inChannels, cfg.inputSize, cfg.inputSize]
+        let tokens = (cfg.inputSize / cfg.patchSize) * (cfg.inputSize / cfg.patchSize)
+        let wantCache = [m.batch * (guided ? 2 : 1), tokens, cfg.hiddenSize]
+        let wanted: [(String, [Int])] = [("x", wantX), ("x_next", wantX), ("t", [1]), ("y", [m.batch]),
+                                         ("coef", [4]), ("cache", wantCache)]
+        for (name, shape) in wanted {
+            guard let spec = m.tensors[name] else { throw fail("invalid manifest at tensors: missing \(name)") }
+            if spec.shape != shape { throw fail("tensor \(name) has shape \(spec.shape), the model config needs \(shape)") }
+        }
+        let slots = Set(m.slots)
+        for v in m.variants {
+            for s in v.reads + v.writes where !slots.contains(s) {
+                throw fail("variant \(v.name) uses undeclared cache slot \(s)")
+            }
+            if Array(v.inputs.prefix(4)) != ["x", "t", "y", "coef"] || Array(v.inputs.dropFirst(4)) != v.reads {
+                throw fail("variant \(v.name) inputs must be x, t, y, coef, then its reads")
+            }
+            if v.outputs.count != 1 + v.writes.count {
+                throw fail("variant \(v.name) has \(v.outputs.count) outputs, expected x_next and one per written slot")
+            }
+            if !Set(v.reads).isDisjoint(with: v.writes) {
+                // The scheduler hands slot buffers to the graph as inputs and as output destinations at once.
+                throw fail("variant \(v.name) reads and writes the same slot; re-export the bundle")
+            }
+        }
+        var written = Set<String>()
+        for (i, s) in m.steps.enumerated() {
+            if s.index != i { throw fail("steps must be listed in order 0..N-1") }
+            guard let v = m.variant(named: s.variant) else { throw fail("step \(s.index) uses unknown variant \(s.variant)") }
+            if s.reads != v.reads || s.writes != v.writes { throw fail("step \(s.index) slots disagree with variant \(v.name)") }
+            if s.coef.count != 4 { throw fail("invalid manifest at steps/\(i)/coef: needs 4 numbers") }
+            if let missing = s.reads.first(where: { !written.contains($0) }) {
+                throw fail("step \(s.index) reads \(missing) before any step writes it")
+            }
+            written.formUnion(s.writes)
+        }
+    }
+
+    private struct VersionProbe: Decodable {
+        var schemaVersion: Int?
+        enum CodingKeys: String, CodingKey { case schemaVersion = "schema_version" }
+    }
+
+    static func isSlotName(_ s: String) -> Bool {
+        let parts = s.split(separator: "_", omittingEmptySubsequences: false)
+        return parts.count == 3 && parts[0] == "cache" && !parts[1].isEmpty
+            && parts[1].allSatisfy { "0123456789".contains($0) } && (parts[2] == "attn" || parts[2] == "mlp")
+    }
+
+    static func isSHA256Hex(_ s: String) -> Bool {
+        s.utf8.count == 64 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    /// "path/in/the/json: what is wrong" for a decoding error.
+    static func describe(_ error: DecodingError) -> String {
+        func where_(_ path: [CodingKey]) -> String {
+            let text = path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/")
+            return text.isEmpty ? "(top level)" : text
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(where_(context.codingPath)): missing \(key.stringValue)"
+        case .typeMismatch(let type, let context):
+            return "\(where_(context.codingPath)): expected \(type)"
+        case .valueNotFound(let type, let context):
+            return "\(where_(context.codingPath)): expected \(type), found null"
+        case .dataCorrupted(let context):
+            return "\(where_(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

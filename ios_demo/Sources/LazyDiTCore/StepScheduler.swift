@@ -1,0 +1,146 @@
+import Dispatch
+
+/// What happened at one step, reported while a run is in progress.
+public struct StepEvent: Sendable {
+    public let index: Int
+    public let count: Int
+    public let variant: String
+    public let isLazy: Bool
+    public let milliseconds: Double
+}
+
+/// The outcome of one generation.
+public struct RunResult: Sendable {
+    /// The final latent / image, C order, shape `shape` (B, C, H, W), in the bundle's value range.
+    public let image: [Float]
+    public let shape: [Int]
+    public let plan: StepPlan.Kind
+    public let stepMilliseconds: [Double]
+    public let variants: [String]
+    public let lazyMask: [Bool]
+    public let totalMilliseconds: Double
+    /// The latent after every step; filled only when the run was asked to record them (golden tests).
+    public let latents: [[Float]]
+
+    /// Step times grouped by variant name.
+    public var perVariantMilliseconds: [String: [Double]] {
+        var out: [String: [Double]] = [:]
+        for (name, ms) in zip(variants, stepMilliseconds) { out[name, default: []].append(ms) }
+        return out
+    }
+}
+
+/// The Swift port of `lazydit.runtime.scheduler.Scheduler`: for each step it feeds the step's graph the latent,
+/// timestep, labels, coefficients and the cache slots it reads, and keeps the slots it writes.
+///
+/// Every buffer (two latents used in turn, labels, per-step timestep and coefficients, one per cache slot) is made
+/// once here; a run only passes them to the runner, which writes results into them in place.
+public final class StepScheduler<Runner: GraphRunner> {
+    public let manifest: Manifest
+    public let runner: Runner
+    private let xSpec: TensorSpec
+    private let latentBuffers: [Runner.Tensor]
+    private let labels: Runner.Tensor
+    private let timesteps: [Runner.Tensor]
+    private let coefficients: [Runner.Tensor]
+    private let slots: [String: Runner.Tensor]
+
+    public init(manifest: Manifest, runner: Runner) throws {
+        guard let x = manifest.tensorSpec("x"), let t = manifest.tensorSpec("t"), let y = manifest.tensorSpec("y"),
+              let coef = manifest.tensorSpec("coef"), let cache = manifest.tensorSpec("cache") else {
+            throw LazyDiTError("manifest lacks one of the tensors x, t, y, coef, cache; re-export the bundle")
+        }
+        self.manifest = manifest
+        self.runner = runner
+        xSpec = x
+        // Two latent buffers: each step reads one and its graph writes the other, so no output aliases an input.
+        latentBuffers = try [runner.makeTensor(named: "x", spec: x), runner.makeTensor(named: "x", spec: x)]
+        labels = try runner.makeTensor(named: "y", spec: y)
+        var ts: [Runner.Tensor] = []
+        var cs: [Runner.Tensor] = []
+        for step in manifest.steps {
+            let tBuffer = try runner.makeTensor(named: "t", spec: t)
+            try runner.writeFloats([Float(step.timestep)], to: tBuffer)
+            ts.append(tBuffer)
+            let cBuffer = try runner.makeTensor(named: "coef", spec: coef)
+            try runner.writeFloats(step.coef.map { Float($0) }, to: cBuffer)
+            cs.append(cBuffer)
+        }
+        timesteps = ts
+        coefficients = cs
+        var slotBuffers: [String: Runner.Tensor] = [:]
+        for slot in manifest.slots { slotBuffers[slot] = try runner.makeTensor(named: slot, spec: cache) }
+        slots = slotBuffers
+    }
+
+    /// Checks class labels like the Python scheduler: one per image of the batch, each in range.
+    public func labelValues(_ classes: [Int]) throws -> [Int32] {
+        let m = manifest
+        guard classes.count == m.batch else {
+            throw LazyDiTError("this bundle generates \(m.batch) image(s) per run; got \(classes.count) class labels")
+        }
+        for c in classes where !(0..<m.classes.count).contains(c) {
+            throw LazyDiTError("class \(c) out of range 0..\(m.classes.count - 1)")
+        }
+        return classes.map { Int32($0) }
+    }
+
+    /// Generates one batch from `noise` (the initial latent, C order) with `plan`.
+    ///
+    /// `onStep` is called after every step; with `recordLatents` the latent after each step is read back (slow:
+    /// for golden comparisons, not for timing).
+    public func run(plan: StepPlan, classes: [Int], noise: [Float], recordLatents: Bool = false,
+                    onStep: ((StepEvent) -> Void)? = nil) throws -> RunResult {
+        guard noise.count == xSpec.count else {
+            throw LazyDiTError("noise has \(noise.count) values, the bundle needs shape \(xSpec.shape) (\(xSpec.count) values)")
+        }
+        try checkPlan(plan)
+        try runner.writeInts(try labelValues(classes), to: labels)
+        try runner.writeFloats(noise, to: latentBuffers[0])
+        var current = 0
+        var stepMs: [Double] = []
+        var names: [String] = []
+        var recorded: [[Float]] = []
+        stepMs.reserveCapacity(plan.count)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for entry in plan.entries {
+            let v = entry.variant
+            var inputs: [Runner.Tensor] = [latentBuffers[current], timesteps[entry.step.index], labels,
+                                           coefficients[entry.step.index]]
+            var outputs: [Runner.Tensor] = [latentBuffers[1 - current]]
+            for slot in v.reads { inputs.append(slots[slot]!) }
+            for slot in v.writes { outputs.append(slots[slot]!) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try runner.run(variant: v, inputs: inputs, outputs: outputs)
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            current = 1 - current
+            stepMs.append(ms)
+            names.append(v.name)
+            if recordLatents { recorded.append(try runner.readFloats(latentBuffers[current])) }
+            onStep?(StepEvent(index: entry.step.index, count: plan.count, variant: v.name, isLazy: entry.isLazy,
+                              milliseconds: ms))
+        }
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        return RunResult(image: try runner.readFloats(latentBuffers[current]), shape: xSpec.shape, plan: plan.kind,
+                         stepMilliseconds: stepMs, variants: names, lazyMask: plan.lazyMask,
+                         totalMilliseconds: total, latents: recorded)
+    }
+
+    /// A plan must address this manifest's steps and never read a slot before writing it.
+    private func checkPlan(_ plan: StepPlan) throws {
+        var written = Set<String>()
+        for entry in plan.entries {
+            let i = entry.step.index
+            guard i >= 0, i < timesteps.count else {
+                throw LazyDiTError("plan step \(i) is not a step of this bundle (it has \(timesteps.count))")
+            }
+            guard manifest.variant(named: entry.variant.name) == entry.variant else {
+                throw LazyDiTError("plan uses variant \(entry.variant.name), which this bundle does not define")
+            }
+            if let missing = entry.variant.reads.first(where: { !written.contains($0) }) {
+                throw LazyDiTError("plan step \(i) reads \(missing) before any step writes it")
+            }
+            written.formUnion(entry.variant.writes)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+#if canImport(SwiftUI) && canImport(CoreML)
+import Foundation
+import LazyDiTCore
+
+/// A bundle folder the app can run, with what the screens show about it.
+public struct BundleEntry: Identifiable, Hashable, Sendable {
+    public enum Source: String, Sendable {
+        /// Shipped inside the app (the `Bundles` folder reference of the Xcode project).
+        case app
+        /// Copied into the app's Documents folder (Finder file sharing or the Files app).
+        case documents
+    }
+
+    public let url: URL
+    public let folderName: String
+    public let source: Source
+    public let name: String
+    public let schedule: String
+    public let numSteps: Int
+    public let laziness: Double
+    public let fingerprint: String
+    public let classNames: [String]
+
+    public var id: URL { url }
+
+    /// A bundle exported with `--schedule ddim`: no step skips anything.
+    public var isDense: Bool { schedule.hasPrefix("ddim") || laziness == 0 }
+
+    public var title: String {
+        let kind = isDense ? "DDIM \(numSteps) steps" : "\(schedule), \(numSteps) steps, \(Int((laziness * 100).rounded()))% lazy"
+        return "\(name) (\(kind))"
+    }
+}
+
+/// Finds bundles in the app's resources and in its Documents folder.
+public enum BundleCatalog {
+    /// Folders searched, in order: `<app>/Bundles/*` and `Documents/*`.
+    public static func roots() -> [(URL, BundleEntry.Source)] {
+        var roots: [(URL, BundleEntry.Source)] = []
+        if let resources = Bundle.main.resourceURL {
+            roots.append((resources.appendingPathComponent("Bundles", isDirectory: true), .app))
+        }
+        if let documents = FileManager.default.urls(for: .documentDirectory, in: .userDomainMask).first {
+            roots.append((documents, .documents))
+        }
+        return roots
+    }
+
+    /// Every folder with a readable manifest, and one line per folder that has a manifest but cannot be used.
+    public static func scan() -> (entries: [BundleEntry], problems: [String]) {
+        var entries: [BundleEntry] = []
+        var problems: [String] = []
+        for (root, source) in roots() {
+            let children = (try? FileManager.default.contentsOfDirectory(
+                at: root, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles])) ?? []
+            for folder in children.sorted(by: { $0.lastPathComponent < $1.lastPathComponent }) {
+                let manifestURL = folder.appendingPathComponent("manifest.json")
+                guard FileManager.default.fileExists(atPath: manifestURL.path) else { continue }
+                do {
+                    let m = try ManifestValidator.decode(try Data(contentsOf: manifestURL), path: manifestURL.path)
+                    guard m.targets.coreml != nil else {
+                        problems.append("\(folder.lastPathComponent): no Core ML graphs; export with `lazydit export --targets coreml`")
+                        continue
+                    }
+                    entries.append(BundleEntry(
+                        url: folder, folderName: folder.lastPathComponent, source: source,
+                        name: m.name ?? folder.lastPathComponent, schedule: m.schedule.source,
+                        numSteps: m.steps.count, laziness: m.schedule.laziness, fingerprint: m.model.fingerprint,
+                        classNames: m.classes.names.isEmpty ? (0..<m.classes.count).map(String.init) : m.classes.names))
+                } catch {
+                    problems.append("\(folder.lastPathComponent): \(error.localizedDescription)")
+                }
+            }
+        }
+        return (entries, problems)
+    }
+
+    /// The bundle called `name` (folder or manifest name), else the first LazyDiT bundle, else the first one.
+    public static func pick(_ name: String?, from entries: [BundleEntry]) -> BundleEntry? {
+        if let name { return entries.first { $0.folderName == name || $0.name == name } }
+        return entries.first { !$0.isDense } ?? entries.first
+    }
+
+    /// The dense bundle of the same model with `steps` steps: the "DDIM at equal compute" baseline.
+    public static func ddimBaseline(for entry: BundleEntry, steps: Int, in entries: [BundleEntry]) -> BundleEntry? {
+        entries.first { $0.isDense && $0.numSteps == steps && $0.fingerprint == entry.fingerprint && $0.url != entry.url }
+    }
+}
+#endif

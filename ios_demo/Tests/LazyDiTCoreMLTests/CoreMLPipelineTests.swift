@@ -1,0 +1,48 @@
+import Foundation
+import LazyDiTCore
+import XCTest
+#if canImport(CoreML)
+import LazyDiTCoreML
+#endif
+
+/// The Core ML runner end to end on the tiny Core ML bundle (Apple platforms only): compile into a fresh cache,
+/// load one model per function, run the schedule with reused buffers, and land near the golden trace of the same
+/// model (looser than the trace's tolerance: Core ML computes in float16).
+final class CoreMLPipelineTests: XCTestCase {
+    private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("LazyDiTCoreTests/Fixtures", isDirectory: true)
+
+    func testTinyBundleCompilesLoadsAndFollowsTheGoldenTrace() async throws {
+        #if canImport(CoreML)
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("lazydit-mlmodelc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let bundleURL = fixtures.appendingPathComponent("tiny-coreml")
+        let pipeline = try await CoreMLPipeline.load(bundleAt: bundleURL, computeUnits: .cpuOnly, cacheDirectory: cache)
+        XCTAssertTrue(pipeline.compiledNow)
+
+        let golden = fixtures.appendingPathComponent("tiny/golden")
+        let trace = try GoldenTrace.load(from: golden.appendingPathComponent("trace.json"))
+        let noise = try RawTensorData.readFloat32File(golden.appendingPathComponent(trace.noiseFile))
+        let result = try pipeline.scheduler.run(plan: pipeline.lazyPlan, classes: trace.classes, noise: noise,
+                                                recordLatents: true)
+        XCTAssertEqual(result.variants, trace.steps.map(\.variant))
+        let expectedFinal = try RawTensorData.readFloat32File(golden.appendingPathComponent(trace.finalFile))
+        let worst = zip(result.image, expectedFinal).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 0.05, "float16 Core ML result far from the float32 golden image")
+
+        // Same noise, same plan: the buffers reused by the second run give the same image.
+        let again = try pipeline.scheduler.run(plan: pipeline.lazyPlan, classes: trace.classes, noise: noise)
+        XCTAssertEqual(again.image, result.image)
+
+        if let dense = pipeline.densePlan {
+            let ddim = try pipeline.scheduler.run(plan: dense, classes: trace.classes, noise: noise)
+            XCTAssertEqual(ddim.variants, [String](repeating: dense.entries[0].variant.name, count: dense.count))
+        }
+
+        let cached = try await CoreMLPipeline.load(bundleAt: bundleURL, computeUnits: .cpuOnly, cacheDirectory: cache)
+        XCTAssertFalse(cached.compiledNow)
+        #else
+        throw XCTSkip("Core ML runs on Apple platforms only")
+        #endif
+    }
+}

@@ -1,0 +1,30 @@
+// Command line of lazydit_runner.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lazydit {
+
+struct Options {
+  std::string bundle;
+  std::string noise;                       // empty: DIR/golden/<trace's noise file>
+  std::optional<std::vector<int>> classes;  // unset: the golden trace's classes, else 0..batch-1
+  int warmup = 1;
+  int repeat = 5;
+  int threads = 0;  // 0: ExecuTorch's default
+  std::string out_latent;
+  std::string report;
+  bool golden = false;
+  bool weight_cache = true;
+  bool mmap = true;
+  bool help = false;
+};
+
+// Parses argv; throws InputError with a one-line message (and the fix) on bad usage.
+Options parse_options(int argc, char** argv);
+
+const char* usage_text();
+
+}  // namespace lazydit

@@ -1,0 +1,128 @@
+#include "program.h"
+
+#include <chrono>
+#include <sstream>
+
+#include <executorch/runtime/backend/interface.h>
+#include <executorch/runtime/backend/options.h>
+#include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
+#include <executorch/runtime/platform/runtime.h>
+
+#include "errors.h"
+#include "threadpool_api.h"
+
+using executorch::extension::Module;
+using executorch::runtime::Error;
+using executorch::runtime::EValue;
+using executorch::aten::ScalarType;
+
+namespace lazydit {
+namespace {
+
+constexpr const char* kXnnpack = "XnnpackBackend";
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string err(Error e) { return executorch::runtime::to_string(e); }
+
+ScalarType scalar_type(DType d) {
+  switch (d) {
+    case DType::Float32: return ScalarType::Float;
+    case DType::Float16: return ScalarType::Half;
+    case DType::Int32: return ScalarType::Int;
+  }
+  return ScalarType::Float;
+}
+
+template <typename Sizes>
+std::string shape_str(const Sizes& sizes) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < sizes.size(); ++i) o << (i ? ", " : "") << sizes[i];
+  o << "]";
+  return o.str();
+}
+
+}  // namespace
+
+Program::Program(const Bundle& bundle, const ProgramOptions& options) : path_(bundle.program_path) {
+  executorch::runtime::runtime_init();
+  // The delegate registers itself from a static initialiser in its library; if the linker dropped that library
+  // every method would fail to load with a less direct message, so say what is wrong up front.
+  if (executorch::runtime::get_backend_class(kXnnpack) == nullptr)
+    throw RuntimeFailure("the XNNPACK delegate is not registered in this build of lazydit_runner; link the "
+                         "xnnpack backend library with --whole-archive (static) or --no-as-needed (shared)");
+
+  // Size the pool before any method loads: XNNPACK captures the pool when it creates its runtime, and
+  // resetting it afterwards would leave those runtimes holding a destroyed pool.
+  auto* pool = executorch::extension::threadpool::get_threadpool();
+  if (options.threads > 0 && pool != nullptr) pool->_unsafe_reset_threadpool(static_cast<uint32_t>(options.threads));
+  thread_count_ = pool != nullptr ? static_cast<int>(pool->get_thread_count()) : 1;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  module_ = std::make_unique<Module>(path_, options.mmap ? Module::LoadMode::Mmap : Module::LoadMode::File);
+  executorch::runtime::BackendOptions<2> xnnpack;
+  // With the weight cache every delegate looks its packed weights up by name in one shared cache, so methods
+  // that use the same weights (every variant of a bundle) hold one packed copy between them.
+  xnnpack.set_option("weight_cache_enabled", options.weight_cache);
+  executorch::runtime::LoadBackendOptionsMap backend_options;
+  if (backend_options.set_options(kXnnpack, xnnpack.view()) != Error::Ok)
+    throw RuntimeFailure("cannot set XNNPACK load options");
+  const Error e = module_->load(backend_options);
+  if (e != Error::Ok) throw InputError(path_ + ": ExecuTorch cannot load this program (" + err(e) + "); re-export the bundle");
+  program_load_ms_ = ms_since(t0);
+  check_against(bundle);
+}
+
+void Program::check_against(const Bundle& bundle) {
+  const auto names = module_->method_names();
+  if (!names.ok()) throw InputError(path_ + ": cannot list the program's methods (" + err(names.error()) + ")");
+  for (const Variant& v : bundle.variants) {
+    if (!names->count(v.method))
+      throw InputError(path_ + ": has no method " + v.method + " for variant " + v.name + "; re-export the bundle");
+    const auto meta = module_->method_meta(v.method);
+    if (!meta.ok()) throw InputError(path_ + ": cannot read method " + v.method + " (" + err(meta.error()) + ")");
+    std::vector<const TensorSpec*> inputs = {&bundle.tensor("x"), &bundle.tensor("t"), &bundle.tensor("y"),
+                                             &bundle.tensor("coef")};
+    for (size_t i = 0; i < v.reads.size(); ++i) inputs.push_back(&bundle.tensor("cache"));
+    std::vector<const TensorSpec*> outputs = {&bundle.tensor("x_next")};
+    for (size_t i = 0; i < v.writes.size(); ++i) outputs.push_back(&bundle.tensor("cache"));
+    const std::string where = path_ + ": method " + v.method + " ";
+    if (meta->num_inputs() != inputs.size() || meta->num_outputs() != outputs.size())
+      throw InputError(where + "takes " + std::to_string(meta->num_inputs()) + " inputs and returns " +
+                       std::to_string(meta->num_outputs()) + " outputs, the manifest says " +
+                       std::to_string(inputs.size()) + " and " + std::to_string(outputs.size()) +
+                       "; re-export the bundle");
+    for (int io = 0; io < 2; ++io) {
+      const auto& specs = io == 0 ? inputs : outputs;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        auto info = io == 0 ? meta->input_tensor_meta(i) : meta->output_tensor_meta(i);
+        const char* kind = io == 0 ? "input " : "output ";
+        if (!info.ok()) throw InputError(where + kind + std::to_string(i) + " is not a tensor");
+        const auto sizes = info->sizes();
+        const std::vector<int64_t> got(sizes.begin(), sizes.end());
+        if (got != specs[i]->shape || info->scalar_type() != scalar_type(specs[i]->dtype))
+          throw InputError(where + kind + std::to_string(i) + " is " + shape_str(got) + " " +
+                           executorch::runtime::toString(info->scalar_type()) + ", the manifest says " +
+                           shape_str(specs[i]->shape) + " " + dtype_name(specs[i]->dtype) + "; re-export the bundle");
+      }
+    }
+  }
+}
+
+double Program::load_method(const std::string& method) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Error e = module_->load_method(method);
+  if (e != Error::Ok) throw RuntimeFailure(path_ + ": loading method " + method + " failed (" + err(e) + ")");
+  return ms_since(t0);
+}
+
+std::vector<EValue> Program::execute(const std::string& method, const std::vector<EValue>& inputs) {
+  auto result = module_->execute(method, inputs);
+  if (!result.ok()) throw RuntimeFailure(path_ + ": method " + method + " failed (" + err(result.error()) + ")");
+  return std::move(*result);
+}
+
+}  // namespace lazydit

@@ -1,0 +1,66 @@
+// The step scheduler, as in lazydit/runtime/scheduler.py: for each step run the step's variant on the latent,
+// timestep, labels, coefficients and the cache slots it reads, then keep the slots it writes.
+//
+// Every buffer is allocated once, here, and reused by every run: the cache slots (outputs are copied into them
+// in place), two latent buffers that the steps ping-pong between, and per-step timestep/coefficient tensors.
+// The per-step input lists are built once as well, so a step only executes and copies.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <executorch/extension/tensor/tensor.h>
+
+#include "bundle.h"
+#include "golden.h"
+#include "program.h"
+
+namespace lazydit {
+
+struct RunResult {
+  std::vector<double> step_ms;     // execute + copy of the outputs, per step
+  double total_ms = 0;             // the whole run, without the checksum bookkeeping
+  std::vector<Checksums> latents;  // after each step, when asked for
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Bundle& bundle, Program& program);
+
+  // One generation from `noise` (float32, the latent's element count) for labels `classes` (batch of them).
+  RunResult run(const std::vector<float>& noise, const std::vector<int32_t>& classes, bool record_latents);
+
+  // The latent after the last run, as float32.
+  std::vector<float> latent() const;
+
+ private:
+  // Zero-initialised, 64-byte aligned, with slack after the end because XNNPACK may read a few bytes past the
+  // last element of a tensor it is handed directly.
+  struct Buffer {
+    Buffer() = default;
+    Buffer(Buffer&&) = default;  // moving keeps the heap block, so data and tensor stay valid
+    Buffer& operator=(Buffer&&) = default;
+    Buffer(const Buffer&) = delete;
+    std::vector<uint8_t> storage;
+    void* data = nullptr;
+    size_t nbytes = 0;
+    executorch::extension::TensorPtr tensor;
+  };
+  static Buffer make_buffer(const TensorSpec& spec);
+  void copy_output(const executorch::runtime::EValue& out, Buffer& dst, const char* what, size_t step) const;
+
+  const Bundle& bundle_;
+  Program& program_;
+  Buffer x_[2];
+  Buffer y_;
+  std::vector<Buffer> t_, coef_;  // one per step
+  std::vector<Buffer> slots_;     // in manifest slot order
+  std::vector<std::vector<executorch::runtime::EValue>> inputs_;  // per step
+  std::vector<std::vector<size_t>> writes_;                       // per step: slot index of each extra output
+  std::vector<float> scratch_;                                    // float32 view of the latent for checksums
+  size_t final_ = 0;                                              // which x_ holds the last run's latent
+};
+
+}  // namespace lazydit

@@ -1,0 +1,202 @@
+"""The Android demo's scheduler core (android_demo/scheduler-core, pure Java) on this host's JVM.
+
+ExecuTorch's Android runtime cannot run on a desktop JVM, so the Java step loop is tested against a
+``GraphRunner`` that replays real data: the fixtures export the tiny bundle with the real exporter,
+run the Python scheduler on its ExecuTorch backend once while recording every step's inputs and
+outputs to .bin files, and the JUnit tests then check that the Java scheduler feeds each graph exactly
+(bitwise) the recorded inputs, reuses its buffers, and reproduces the bundle's golden trace. The
+manifest validation tests corrupt copies of that same bundle.
+
+The Java side is compiled with ``javac`` against Debian's gson, junit4 and hamcrest jars, which
+scripts/setup_env.sh installs; without them these tests skip and say what to install.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "android_demo"
+CORE = DEMO / "scheduler-core"
+# Debian's packaged jars (libgoogle-gson-java, junit4, libhamcrest-java); LAZYDIT_JAVA_LIBS overrides.
+JAVA_LIBS = Path(os.environ.get("LAZYDIT_JAVA_LIBS", "/usr/share/java"))
+JARS = ("gson.jar", "junit4.jar", "hamcrest-core.jar")
+INSTALL_HINT = "apt-get install default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java (scripts/setup_env.sh does)"
+
+
+def _classpath() -> list[Path]:
+    """The jars the core and its tests need, or a skip naming what is missing."""
+    for tool in ("javac", "java"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not found; {INSTALL_HINT}")
+    missing = [j for j in JARS if not (JAVA_LIBS / j).is_file()]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not in {JAVA_LIBS}; {INSTALL_HINT}")
+    return [JAVA_LIBS / j for j in JARS]
+
+
+@pytest.fixture(scope="module")
+def java_build(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """Compiles the core and its JUnit tests with javac (Java 17, as the Gradle build does)."""
+    jars = _classpath()
+    out = tmp_path_factory.mktemp("java-classes")
+    sources = sorted(str(p) for p in CORE.glob("src/*/java/**/*.java"))
+    cp = os.pathsep.join(map(str, jars))
+    proc = subprocess.run(["javac", "--release", "17", "-Xlint:all", "-Werror", "-encoding", "UTF-8",
+                           "-d", str(out), "-cp", cp, *sources], capture_output=True, text=True)
+    assert proc.returncode == 0, f"javac failed:\n{proc.stdout}\n{proc.stderr}"
+    return out, jars
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """The tiny bundle (DiT depth 2, hidden 32, 16x16x1, 10 steps, interval:2), exported for executorch."""
+    import torch
+
+    from lazydit.export.checkpoint import save_safetensors
+    from lazydit.export.model import DiT, config_from_name
+
+    _classpath()  # skip before the minute-long export when Java is missing
+    work = tmp_path_factory.mktemp("android-tiny")
+    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = DiT(cfg).eval()
+    with torch.no_grad():
+        for name, p in dit.named_parameters():
+            if name != "pos_embed":
+                p.normal_(0, 0.05)
+    ckpt = work / "tiny.safetensors"
+    save_safetensors(dit, str(ckpt), dtype=torch.float32,
+                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
+    out = work / "bundle"
+    proc = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt),
+                           "--schedule", "interval:2", "--steps", "10", "--targets", "executorch",
+                           "--out", str(out), "--force"],
+                          capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, f"export failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert (out / "golden" / "trace.json").is_file(), "the exporter wrote no golden trace"
+    return out
+
+
+@pytest.fixture(scope="module")
+def recording(tiny_bundle, tmp_path_factory) -> Path:
+    """Every step's inputs and outputs of one Python-scheduler run (ExecuTorch backend), as .bin files.
+
+    The run uses the golden trace's noise and classes; ``recording.json`` lists, per step, the variant
+    and each input/output's name, dtype, shape and file (little-endian, C order).
+    """
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.golden import compare_to_golden
+    from lazydit.runtime.scheduler import Scheduler
+
+    bundle = load_bundle(tiny_bundle)
+    trace = json.loads((tiny_bundle / "golden" / "trace.json").read_text())
+    noise = np.fromfile(tiny_bundle / "golden" / trace["noise"], dtype="<f4").reshape(trace["shape"])
+    out = tmp_path_factory.mktemp("recording")
+    steps: list[dict] = []
+    latents: list[np.ndarray] = []
+
+    def save(arrays, names, kind):
+        entries = []
+        for name, a in zip(names, arrays):
+            a = np.array(a, copy=True)  # the backend may reuse its output memory on the next call
+            file = f"step{len(steps):03d}_{kind}_{name}.bin"
+            a.astype(a.dtype.newbyteorder("<")).tofile(out / file)
+            entries.append({"name": name, "file": file, "dtype": str(a.dtype), "shape": list(a.shape)})
+        return entries
+
+    class Recorder:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def run(self, variant, inputs):
+            v = bundle.variants[variant]
+            recorded_inputs = save(inputs, v["inputs"], "in")
+            outs = self.inner.run(variant, inputs)
+            latents.append(np.array(outs[0], copy=True))
+            steps.append({"index": len(steps), "variant": variant, "inputs": recorded_inputs,
+                          "outputs": save(outs, v["outputs"], "out")})
+            return outs
+
+    result = Scheduler(bundle, Recorder(create_backend("executorch", bundle))).run(trace["classes"], noise=noise)
+    problems = compare_to_golden(trace, result.variants, latents)
+    assert not problems, f"the Python scheduler no longer matches its own golden trace: {problems}"
+    (out / "recording.json").write_text(json.dumps(
+        {"format": "lazydit-recording/1", "classes": trace["classes"], "steps": steps}, indent=1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def junit_run(java_build, tiny_bundle, recording, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """Runs every JUnit test class of the core once; returns the process and its output folder."""
+    classes_dir, jars = java_build
+    out = tmp_path_factory.mktemp("junit-out")
+    tests = sorted(p.relative_to(CORE / "src/test/java").with_suffix("").as_posix().replace("/", ".")
+                   for p in CORE.glob("src/test/java/**/*Test.java"))
+    assert tests, "no JUnit test classes found"
+    cp = os.pathsep.join([str(classes_dir), *map(str, jars)])
+    proc = subprocess.run(["java", f"-Dlazydit.bundle={tiny_bundle}", f"-Dlazydit.recording={recording}",
+                           f"-Dlazydit.out={out}", "-cp", cp, "org.junit.runner.JUnitCore", *tests],
+                          capture_output=True, text=True, timeout=300)
+    return proc, out
+
+
+def test_junit_core_against_real_bundle(junit_run):
+    """Manifest validation, step plan, replayed step loop, golden trace and report writer all pass."""
+    proc, _ = junit_run
+    assert proc.returncode == 0, f"JUnit failures:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+    ok = re.search(r"^OK \((\d+) tests?\)", proc.stdout, re.M)
+    assert ok and int(ok.group(1)) >= 20, proc.stdout[-2000:]
+
+
+def test_report_summary_matches_numpy(junit_run):
+    """The Java report's median/p90 are numpy's, so phone and host numbers compare directly."""
+    _, out = junit_run
+    report = json.loads((out / "latency.json").read_text())
+    assert report["format"] == "lazydit-app-report/1" and report["error"] is None
+    assert report["golden"] == {"checked": True, "ok": True, "problems": []}
+    totals = [r["total_ms"] for r in report["runs"]]
+    steps = [s["ms"] for r in report["runs"] for s in r["steps"]]
+    assert len(totals) >= 3 and len(steps) == 10 * len(totals)
+    for key, values in (("total_ms", totals), ("step_ms", steps)):
+        assert report[key]["median"] == pytest.approx(np.median(values), rel=1e-12)
+        assert report[key]["p90"] == pytest.approx(np.percentile(values, 90), rel=1e-12)
+    v1 = [s["ms"] for r in report["runs"] for s in r["steps"] if s["variant"] == "v1"]
+    assert report["per_variant_step_ms"]["v1"]["p90"] == pytest.approx(np.percentile(v1, 90), rel=1e-12)
+    per_step = np.median(np.array([[s["ms"] for s in r["steps"]] for r in report["runs"]]), axis=0)
+    assert report["per_step_median_ms"] == pytest.approx(per_step.tolist(), rel=1e-12)
+
+
+def _pinned(pattern: str, text: str, where: str) -> str:
+    m = re.search(pattern, text, re.M)
+    assert m, f"no executorch version pinned in {where}"
+    return m.group(1)
+
+
+def test_executorch_versions_pinned_together():
+    """The app's org.pytorch:executorch-android version is the exporter's executorch version."""
+    python = _pinned(r"^executorch==([\w.]+)\s*$", (ROOT / "requirements/stack.txt").read_text(),
+                     "requirements/stack.txt")
+    android = _pinned(r'^executorchVersion\s*=\s*"([^"]+)"', (DEMO / "gradle/libs.versions.toml").read_text(),
+                      "android_demo/gradle/libs.versions.toml")
+    assert android == python, (f"android_demo/gradle/libs.versions.toml pins executorch-android {android} but "
+                               f"requirements/stack.txt pins executorch {python}; bundles must be exported "
+                               "and run by the same ExecuTorch release, update both together")
+
+
+def test_gradle_project_has_no_binaries_and_names_its_gradle():
+    """The wrapper names a Gradle version and no prebuilt jar is committed."""
+    props = (DEMO / "gradle/wrapper/gradle-wrapper.properties").read_text()
+    assert re.search(r"^distributionUrl=.*gradle-\d+\.\d+(\.\d+)?-(bin|all)\.zip$", props, re.M)
+    assert not list(DEMO.rglob("*.jar")), "android_demo must not contain jar binaries"
+    settings = (DEMO / "settings.gradle.kts").read_text()
+    assert 'include(":app", ":scheduler-core")' in settings

@@ -1,0 +1,216 @@
+"""The C++ runner (runtime/native) against the Python scheduler, the golden trace and damaged bundles.
+
+Builds ``lazydit_runner`` with CMake into build/native (skipped when the sources have not changed since the
+last build, see ``_stamp``), exports a tiny ExecuTorch bundle once per test run, and runs the real binary.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIVE = ROOT / "runtime" / "native"
+BUILD = ROOT / "build" / "native"
+BINARY = BUILD / "lazydit_runner"
+STAMP = BUILD / ".lazydit-build-stamp"
+
+
+def _stamp() -> str:
+    """Hash of everything the build depends on that can change between runs: sources, compiler, python and
+    the executorch wheel's version."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for p in sorted(NATIVE.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(NATIVE)).encode())
+            h.update(p.read_bytes())
+    h.update(sys.executable.encode())
+    spec = importlib.util.find_spec("executorch.version")
+    if spec is not None and spec.origin:
+        h.update(Path(spec.origin).read_bytes())
+    h.update(str(shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def runner() -> Path:
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed (apt-get install cmake); the native runner cannot be built")
+    if not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        pytest.skip("no C++ compiler (apt-get install g++); the native runner cannot be built")
+    stamp = _stamp()
+    if BINARY.is_file() and STAMP.is_file() and STAMP.read_text() == stamp:
+        return BINARY
+    BUILD.mkdir(parents=True, exist_ok=True)
+    STAMP.unlink(missing_ok=True)
+    configure = ["cmake", "-S", str(NATIVE), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DLAZYDIT_PYTHON={sys.executable}"]
+    if shutil.which("ninja") and not (BUILD / "CMakeCache.txt").exists():
+        configure += ["-G", "Ninja"]
+    done = subprocess.run(configure, capture_output=True, text=True)
+    if done.returncode != 0 and "nlohmann_json" in done.stdout + done.stderr:
+        pytest.skip("nlohmann-json3-dev not installed (scripts/setup_env.sh installs it as root)")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = subprocess.run(["cmake", "--build", str(BUILD), "-j", str(os.cpu_count() or 2)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    STAMP.write_text(stamp)
+    return BINARY
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """DiT depth 2, hidden 32, 16x16x1, 10 DDIM steps, interval:2 schedule: two variants, ExecuTorch only.
+
+    --no-verify skips the exporter's own parity check against eager PyTorch (tested elsewhere); the golden
+    trace is still written, and the test below compares the runner with the Python scheduler itself.
+    """
+    import torch
+
+    from lazydit.export.checkpoint import save_safetensors
+    from lazydit.export.model import DiT, config_from_name
+
+    tmp = tmp_path_factory.mktemp("native")
+    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = DiT(cfg).eval()
+    with torch.no_grad():
+        for name, p in dit.named_parameters():
+            if name != "pos_embed":
+                p.normal_(0, 0.05)
+    ckpt = tmp / "tiny.safetensors"
+    save_safetensors(dit, str(ckpt), dtype=torch.float32,
+                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
+    out = tmp / "bundle"
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt),
+                           "--schedule", "interval:2", "--steps", "10", "--targets", "executorch",
+                           "--out", str(out), "--force", "--no-verify"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "golden" / "trace.json").is_file(), "export wrote no golden trace"
+    return out
+
+
+def _run(runner: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(runner), *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def golden_run(runner, tiny_bundle, tmp_path_factory):
+    """One --golden run of the runner with a report and the final latent."""
+    out = tmp_path_factory.mktemp("native_run")
+    done = _run(runner, "--bundle", str(tiny_bundle), "--golden", "--warmup", "1", "--repeat", "3",
+                "--threads", "1", "--report", str(out / "report.json"), "--out-latent", str(out / "latent.bin"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done, json.loads((out / "report.json").read_text()), np.fromfile(out / "latent.bin", dtype="<f4")
+
+
+def test_runner_matches_golden_and_python_scheduler(tiny_bundle, golden_run):
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.scheduler import Scheduler
+
+    done, report, latent = golden_run
+    assert "golden: 10 steps match" in done.stdout
+    bundle = load_bundle(tiny_bundle)
+    trace = json.loads((tiny_bundle / "golden" / "trace.json").read_text())
+    noise = np.fromfile(tiny_bundle / "golden" / "noise.bin", dtype="<f4").reshape(trace["shape"])
+    expected = Scheduler(bundle, create_backend("executorch", bundle)).run(trace["classes"], noise=noise).image
+    assert latent.shape == (expected.size,)
+    assert np.max(np.abs(latent - expected.ravel())) <= 1e-4
+
+
+def test_report_fields(tiny_bundle, golden_run):
+    _, r, _ = golden_run
+    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
+    variants = [v["name"] for v in manifest["variants"]]
+    plan = [s["variant"] for s in manifest["steps"]]
+    assert r["runner"]["name"] == "lazydit_runner" and r["runner"]["executorch"]
+    assert r["device"]["threads"] == 1 and r["device"]["arch"]
+    assert set(r["load_ms"]["methods"]) == set(variants)
+    assert r["load_ms"]["program"] > 0
+    assert r["load_ms"]["total"] == pytest.approx(r["load_ms"]["program"] + sum(r["load_ms"]["methods"].values()))
+    assert len(r["runs"]) == 3
+    for run in r["runs"]:
+        assert [s["variant"] for s in run["steps"]] == plan
+        assert all(s["ms"] > 0 for s in run["steps"])
+        assert run["total_ms"] >= sum(s["ms"] for s in run["steps"])
+    totals = sorted(run["total_ms"] for run in r["runs"])
+    assert r["total_ms"]["median"] == pytest.approx(totals[1])
+    assert totals[0] <= r["total_ms"]["p90"] <= totals[-1]
+    assert set(r["per_variant_step_ms"]) == set(plan)
+    assert r["per_variant_step_ms"][plan[0]]["count"] == 3 * plan.count(plan[0])
+    stages = [s["stage"] for s in r["memory"]["stages"]]
+    assert stages[:2] == ["start", "program loaded"] and [f"method {v} loaded" for v in variants] == stages[2:-1]
+    assert r["memory"]["peak_rss_kb"] >= max(s["peak_rss_kb"] for s in r["memory"]["stages"][:-1]) > 0
+    assert r["golden"] == {"checked": True, "ok": True, "problems": []}
+
+
+def _copy(bundle: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "bundle"
+    shutil.copytree(bundle, dst)
+    return dst
+
+
+def test_corrupted_program_is_refused_before_running(runner, tiny_bundle, tmp_path):
+    bundle = _copy(tiny_bundle, tmp_path)
+    pte = bundle / "executorch" / "model.pte"
+    data = bytearray(pte.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pte.write_bytes(bytes(data))
+    done = _run(runner, "--bundle", str(bundle), "--golden")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "executorch/model.pte" in lines[0] and "sha256" in lines[0]
+    assert done.stdout == ""  # nothing ran
+
+
+def test_golden_mismatch_exits_3(runner, tiny_bundle, tmp_path):
+    bundle = _copy(tiny_bundle, tmp_path)
+    trace_path = bundle / "golden" / "trace.json"
+    trace = json.loads(trace_path.read_text())
+    trace["steps"][3]["latent"]["sum"] += 10.0
+    trace_path.write_text(json.dumps(trace))
+    # A consistent bundle whose trace disagrees with the graphs: re-list the edited trace in the manifest.
+    manifest_path = bundle / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    data = trace_path.read_bytes()
+    manifest["files"]["golden/trace.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest_path.write_text(json.dumps(manifest))
+    done = _run(runner, "--bundle", str(bundle), "--golden", "--warmup", "0", "--repeat", "1")
+    assert done.returncode == 3
+    assert "step 3: latent sum" in done.stderr
+
+
+@pytest.mark.parametrize("case", ["noise_size", "class_range", "manifest_shape", "missing_bundle"])
+def test_bad_input_is_one_line_exit_2(runner, tiny_bundle, tmp_path, case):
+    bundle = _copy(tiny_bundle, tmp_path)
+    args = ["--bundle", str(bundle)]
+    if case == "noise_size":
+        (tmp_path / "noise.bin").write_bytes(b"\0" * 12)
+        args += ["--noise", str(tmp_path / "noise.bin")]
+        expect = "noise.bin"
+    elif case == "class_range":
+        args += ["--classes", "7"]
+        expect = "class 7 out of range"
+    elif case == "manifest_shape":
+        m = json.loads((bundle / "manifest.json").read_text())
+        m["tensors"]["cache"]["shape"][1] += 1
+        (bundle / "manifest.json").write_text(json.dumps(m))
+        expect = "manifest.json: tensor cache has shape"
+    else:
+        args = ["--bundle", str(tmp_path / "nowhere")]
+        expect = "bundle folder not found"
+    done = _run(runner, *args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], done.stderr
