@@ -265,6 +265,15 @@ def cmd_bench_export_scale(args) -> None:
           f".pte {res['pte_bytes'] / 1e9:.2f} GB for {res['fp32_weight_bytes'] / 1e9:.2f} GB of fp32 weights")
 
 
+def cmd_bench_overhead(args) -> None:
+    from .benchmarks.overhead import measure_overhead, write
+
+    res = measure_overhead(args.bundle, args.backend, args.repeat, threads=args.threads)
+    write(res, args.out)
+    print(f"{res['backend']} on {res['bundle']}: scheduler {res['scheduler_step_ms_median']:.3f} ms/step, direct "
+          f"{res['direct_step_ms_median']:.3f} ms/step, ratio {res['overhead_ratio']:.3f}; wrote {args.out}")
+
+
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
@@ -381,6 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="also check every variant against eager PyTorch")
     p.add_argument("--out", type=Path, default=Path("out/bench/xl-scale"))
     p.set_defaults(func=cmd_bench_export_scale)
+
+    p = bsub.add_parser("overhead", help="Python scheduler per-step time vs calling the graphs directly")
+    p.add_argument("--bundle", type=Path, default=Path("out/demo/lazydit-20"))
+    p.add_argument("--backend", default="executorch")
+    p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", type=Path, default=Path("out/bench/overhead.json"))
+    p.set_defaults(func=cmd_bench_overhead)
 
     p = sub.add_parser("demo", help="export the embedded model, generate images on ExecuTorch, compare with DDIM")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per configuration")
