@@ -6,7 +6,6 @@ into place at the end, so a failed export never leaves a half-written bundle.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -18,6 +17,7 @@ from tqdm.auto import tqdm
 
 import lazydit
 from lazydit.errors import UserError
+from lazydit.runtime.bundle import sha256_file
 
 from .checkpoint import fingerprint
 from .diffusion import ddim_steps
@@ -44,14 +44,6 @@ class ExportOptions:
     force: bool = False
     verify: bool = True
     name: str = "lazydit"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _versions() -> dict:

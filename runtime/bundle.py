@@ -42,7 +42,7 @@ class Bundle:
         return target in self.manifest["targets"]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -75,7 +75,7 @@ def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
             raise UserError(f"{p}: listed in the manifest but missing; re-export or re-copy the bundle")
         if p.stat().st_size != meta["bytes"]:
             raise UserError(f"{p}: has {p.stat().st_size} bytes, the manifest says {meta['bytes']}; the bundle is damaged")
-        if verify_checksums and _sha256(p) != meta["sha256"]:
+        if verify_checksums and sha256_file(p) != meta["sha256"]:
             raise UserError(f"{p}: sha256 does not match the manifest; the bundle is damaged, re-export or re-copy it")
     for target, t in manifest["targets"].items():
         for rel in _target_files(target, t):

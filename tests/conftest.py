@@ -68,3 +68,40 @@ def pixel_dit(make_dit, pixel_config) -> DiT:
 @pytest.fixture
 def latent_dit(make_dit, latent_config) -> DiT:
     return make_dit(latent_config)
+
+
+@pytest.fixture(scope="session")
+def tiny_executorch_bundle(tmp_path_factory):
+    """A tiny bundle shared by the scheduler-port tests: DiT depth 2, hidden 32, 16x16x1 images, 10 DDIM steps,
+    interval:2 schedule (two variants), ExecuTorch only, with its golden trace.
+
+    ``--no-verify`` skips the exporter's own parity check (tested elsewhere); the tests using this bundle
+    compare against the Python scheduler and the golden trace themselves.
+    """
+    import subprocess
+    import sys
+
+    import torch
+
+    from lazydit.export.checkpoint import save_safetensors
+    from lazydit.export.model import DiT, config_from_name
+
+    work = tmp_path_factory.mktemp("tiny-executorch")
+    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = DiT(cfg).eval()
+    with torch.no_grad():
+        for name, p in dit.named_parameters():
+            if name != "pos_embed":
+                p.normal_(0, 0.05)
+    ckpt = work / "tiny.safetensors"
+    save_safetensors(dit, str(ckpt), dtype=torch.float32,
+                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
+    out = work / "bundle"
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt),
+                           "--schedule", "interval:2", "--steps", "10", "--targets", "executorch",
+                           "--out", str(out), "--force", "--no-verify"],
+                          capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "golden" / "trace.json").is_file(), "export wrote no golden trace"
+    return out

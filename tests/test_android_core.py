@@ -57,33 +57,10 @@ def java_build(tmp_path_factory) -> tuple[Path, list[Path]]:
 
 
 @pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory) -> Path:
+def tiny_bundle(request) -> Path:
     """The tiny bundle (DiT depth 2, hidden 32, 16x16x1, 10 steps, interval:2), exported for executorch."""
-    import torch
-
-    from lazydit.export.checkpoint import save_safetensors
-    from lazydit.export.model import DiT, config_from_name
-
-    _classpath()  # skip before the minute-long export when Java is missing
-    work = tmp_path_factory.mktemp("android-tiny")
-    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
-    torch.manual_seed(0)
-    dit = DiT(cfg).eval()
-    with torch.no_grad():
-        for name, p in dit.named_parameters():
-            if name != "pos_embed":
-                p.normal_(0, 0.05)
-    ckpt = work / "tiny.safetensors"
-    save_safetensors(dit, str(ckpt), dtype=torch.float32,
-                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
-    out = work / "bundle"
-    proc = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt),
-                           "--schedule", "interval:2", "--steps", "10", "--targets", "executorch",
-                           "--out", str(out), "--force"],
-                          capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
-    assert proc.returncode == 0, f"export failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    assert (out / "golden" / "trace.json").is_file(), "the exporter wrote no golden trace"
-    return out
+    _classpath()  # skip before the export when Java is missing
+    return request.getfixturevalue("tiny_executorch_bundle")
 
 
 @pytest.fixture(scope="module")

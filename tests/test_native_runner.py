@@ -68,35 +68,8 @@ def runner() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory) -> Path:
-    """DiT depth 2, hidden 32, 16x16x1, 10 DDIM steps, interval:2 schedule: two variants, ExecuTorch only.
-
-    --no-verify skips the exporter's own parity check against eager PyTorch (tested elsewhere); the golden
-    trace is still written, and the test below compares the runner with the Python scheduler itself.
-    """
-    import torch
-
-    from lazydit.export.checkpoint import save_safetensors
-    from lazydit.export.model import DiT, config_from_name
-
-    tmp = tmp_path_factory.mktemp("native")
-    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
-    torch.manual_seed(0)
-    dit = DiT(cfg).eval()
-    with torch.no_grad():
-        for name, p in dit.named_parameters():
-            if name != "pos_embed":
-                p.normal_(0, 0.05)
-    ckpt = tmp / "tiny.safetensors"
-    save_safetensors(dit, str(ckpt), dtype=torch.float32,
-                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
-    out = tmp / "bundle"
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt),
-                           "--schedule", "interval:2", "--steps", "10", "--targets", "executorch",
-                           "--out", str(out), "--force", "--no-verify"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (out / "golden" / "trace.json").is_file(), "export wrote no golden trace"
-    return out
+def tiny_bundle(tiny_executorch_bundle) -> Path:
+    return tiny_executorch_bundle
 
 
 def _run(runner: Path, *args: str) -> subprocess.CompletedProcess:
