@@ -274,6 +274,14 @@ def cmd_bench_overhead(args) -> None:
           f"{res['direct_step_ms_median']:.3f} ms/step, ratio {res['overhead_ratio']:.3f}; wrote {args.out}")
 
 
+def cmd_bench_train_speed(args) -> None:
+    from .benchmarks.train_speed import measure_train_speed
+
+    r = measure_train_speed(args.preset, args.device, args.steps)
+    print(f"{r['preset']} on {r['device']}: {r['seconds_per_step']:.3f} s/step at batch {r['batch_size']}; "
+          f"{r['preset_steps']} steps -> {r['projected_minutes']:.1f} min")
+
+
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
@@ -398,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("out/bench/overhead.json"))
     p.set_defaults(func=cmd_bench_overhead)
+
+    p = bsub.add_parser("train-speed", help="seconds per step of a train-dit preset and its projected time")
+    p.add_argument("--preset", default="fashion-dit-cpu")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--steps", type=int, default=20)
+    p.set_defaults(func=cmd_bench_train_speed)
 
     p = sub.add_parser("demo", help="export the embedded model, generate images on ExecuTorch, compare with DDIM")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per configuration")
