@@ -10,14 +10,14 @@ from pathlib import Path
 
 
 def run_export_scale(out_dir: Path, model_name: str = "DiT-XL/2", steps: int = 20, checkpoint: Path | None = None,
-                     verify: bool = False) -> dict:
+                     verify: bool = False, schedule: str = "interval:2") -> dict:
     import torch
 
     from ..export.bundle import ExportOptions, export_bundle
     from ..export.checkpoint import load_dit
     from ..export.lower import dir_size
     from ..export.model import DiT, config_from_name, count_parameters
-    from ..export.schedule import interval_schedule
+    from ..export.schedule import schedule_from_source
 
     t0 = time.time()
     if checkpoint is not None:
@@ -33,7 +33,7 @@ def run_export_scale(out_dir: Path, model_name: str = "DiT-XL/2", steps: int = 2
                 if name != "pos_embed":
                     p.normal_(0.0, 0.02)
     build_s = time.time() - t0
-    sched = interval_schedule(steps, dit.config.depth, 2)
+    sched = schedule_from_source(schedule, dit.config, steps)
     opts = ExportOptions(targets=("executorch",), cfg_scale=1.5, clip_denoised=False, force=True, verify=verify,
                          name="xl-scale")
     t1 = time.time()

@@ -259,7 +259,8 @@ def cmd_bench_size(args) -> None:
 def cmd_bench_export_scale(args) -> None:
     from .benchmarks.export_scale import run_export_scale
 
-    res = run_export_scale(args.out, args.model, args.steps, args.checkpoint, verify=args.verify)
+    res = run_export_scale(args.out, args.model, args.steps, args.checkpoint, verify=args.verify,
+                           schedule=args.schedule)
     print(f"{res['model']} ({res['parameters']:,} parameters, {res['weights']} weights): {res['variants']} variants, "
           f"export {res['export_seconds']:.0f} s, peak RSS {res['peak_rss_gib']:.1f} GiB, "
           f".pte {res['pte_bytes'] / 1e9:.2f} GB for {res['fp32_weight_bytes'] / 1e9:.2f} GB of fp32 weights")
@@ -280,6 +281,22 @@ def cmd_bench_train_speed(args) -> None:
     r = measure_train_speed(args.preset, args.device, args.steps)
     print(f"{r['preset']} on {r['device']}: {r['seconds_per_step']:.3f} s/step at batch {r['batch_size']}; "
           f"{r['preset_steps']} steps -> {r['projected_minutes']:.1f} min")
+
+
+def cmd_bench_memory(args) -> None:
+    import json as _json
+
+    from .benchmarks.memory import measure_memory
+
+    res = measure_memory(args.lazy, args.dense, args.runner)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(_json.dumps(res, indent=1))
+    for side in ("python", "native"):
+        if res[side]:
+            d = res[side]["dense"].get("peak_rss_mib") or res[side]["dense"]["memory"]["peak_rss_kb"] / 1024
+            z = res[side]["lazy"].get("peak_rss_mib") or res[side]["lazy"]["memory"]["peak_rss_kb"] / 1024
+            print(f"{side}: dense {d:.0f} MiB, lazy (all variants) {z:.0f} MiB, ratio {z / d:.3f}")
+    print(f"wrote {args.out}")
 
 
 def cmd_demo(args) -> None:
@@ -396,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, default=None, help="real weights instead of random ones")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--verify", action="store_true", help="also check every variant against eager PyTorch")
+    p.add_argument("--schedule", default="interval:2", help="interval:2 (50%% lazy) or ddim (dense, one graph)")
     p.add_argument("--out", type=Path, default=Path("out/bench/xl-scale"))
     p.set_defaults(func=cmd_bench_export_scale)
 
@@ -406,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("out/bench/overhead.json"))
     p.set_defaults(func=cmd_bench_overhead)
+
+    p = bsub.add_parser("memory", help="peak RSS with every variant loaded vs the dense single-variant bundle")
+    p.add_argument("--lazy", type=Path, default=Path("out/bench/xl-scale"))
+    p.add_argument("--dense", type=Path, default=Path("out/bench/xl-dense"))
+    p.add_argument("--runner", type=Path, default=Path("build/native/lazydit_runner"))
+    p.add_argument("--out", type=Path, default=Path("out/bench/memory.json"))
+    p.set_defaults(func=cmd_bench_memory)
 
     p = bsub.add_parser("train-speed", help="seconds per step of a train-dit preset and its projected time")
     p.add_argument("--preset", default="fashion-dit-cpu")
