@@ -34,6 +34,9 @@ def measure_overhead(bundle_dir: Path, backend_name: str = "executorch", repeat:
             prepared.append((variant, [np.array(a, copy=True) for a in inputs]))
             return backend.run(variant, inputs)
 
+        def run_decoder(self, latent):
+            return backend.run_decoder(latent)
+
     Scheduler(bundle, Recorder()).run(0, noise=initial_noise(bundle, 0))
     sched_ms, direct_ms = [], []
     for i in range(warmup + repeat):

@@ -41,6 +41,7 @@ class ExportOptions:
     class_names: list[str] | None = None
     coreml_palettize_bits: int | None = None
     quantize: str | None = None  # "int8": dynamically quantized int8 weights in the ExecuTorch graphs
+    vae: Path | None = None  # a latent model's local AutoencoderKL folder: adds the `decode` graph
     force: bool = False
     verify: bool = True
     name: str = "lazydit"
@@ -93,6 +94,11 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
     model = dit if dtype == torch.float32 else _half_copy(dit)
     graphs = {v.name: StepGraph(model, v, opts.cfg_scale, opts.clip_denoised).eval() for v in variants}
     inputs = {v.name: example_inputs(model, v, opts.batch, opts.cfg_scale, dtype) for v in variants}
+    decoder = None
+    if opts.vae is not None:
+        decoder = _decoder(model, opts, dtype)
+        graphs[DECODER] = decoder
+        inputs[DECODER] = (torch.randn(opts.batch, c.in_channels, c.input_size, c.input_size).to(dtype),)
 
     tmp = out.resolve().parent / f".{out.name}.partial"
     if tmp.exists():
@@ -110,14 +116,19 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
                 targets["executorch"] = {"file": "executorch/model.pte", "backend": "xnnpack", "dtype": opts.dtype,
                                          "weights": opts.quantize or opts.dtype,
                                          "methods": {v.name: v.name for v in variants}, "delegation": info}
+                if decoder is not None:
+                    targets["executorch"]["decoder"] = DECODER
             elif target == "onnx":
                 files = lower_onnx(graphs, inputs, tmp / "onnx", progress)
-                targets["onnx"] = {"graphs": {k: f"onnx/{f}" for k, f in files.items()},
+                targets["onnx"] = {"graphs": {k: f"onnx/{f}" for k, f in files.items() if k != DECODER},
                                    "weights": "onnx/weights.bin", "dtype": opts.dtype}
+                if decoder is not None:
+                    targets["onnx"]["decoder"] = f"onnx/{files[DECODER]}"
             elif target == "coreml":
                 fns = lower_coreml(graphs, inputs, tmp / "coreml" / "model.mlpackage", fp16=True,
                                    palettize_bits=opts.coreml_palettize_bits, progress=progress)
-                targets["coreml"] = {"package": "coreml/model.mlpackage", "functions": fns, "dtype": "float16",
+                targets["coreml"] = {"package": "coreml/model.mlpackage",
+                                     "functions": {k: f for k, f in fns.items() if k != DECODER}, "dtype": "float16",
                                      "minimum_deployment_target": "iOS18",
                                      "palettize_bits": opts.coreml_palettize_bits}
             elif target == "torch":
@@ -126,6 +137,11 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
                 save_safetensors(dit, tmp / "torch" / "model.safetensors", dtype=dtype,
                                  sampling=dict(dit.sampling_defaults))
                 targets["torch"] = {"weights": "torch/model.safetensors", "dtype": opts.dtype}
+                if decoder is not None:
+                    shutil.copytree(opts.vae, tmp / "torch" / "vae")
+                    targets["torch"]["decoder"] = "torch/vae"
+            if target == "coreml" and decoder is not None:
+                targets["coreml"]["decoder"] = DECODER
             targets[target]["export_seconds"] = round(time.time() - t0, 2)
         schedule.save(tmp / "schedule.json", c, opts.cfg_scale)
         if heatmap is not None and heatmap.is_file():
@@ -135,13 +151,16 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
 
             draw_heatmap(schedule, tmp / "schedule.png")
         manifest = build_manifest(dit, schedule, variants, per_step, opts, targets)
+        if decoder is not None:
+            _add_decoder(manifest, dit, opts, decoder)
         for target in targets:
             targets[target]["bytes"] = dir_size(tmp / target)
         _write_manifest(tmp, manifest)
         if opts.verify:
             from .verify import verify_bundle
 
-            report = verify_bundle(tmp, dit, schedule, progress=progress, quantized=opts.quantize is not None)
+            report = verify_bundle(tmp, dit, schedule, progress=progress, quantized=opts.quantize is not None,
+                                   decoder=decoder)
             (tmp / "verification.json").write_text(json.dumps(report, indent=1))
         _write_golden(tmp)
         # Second pass: the golden trace and the verification report are checksummed like every other file.
@@ -154,6 +173,32 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+DECODER = "decode"
+
+
+def _decoder(model: DiT, opts: ExportOptions, dtype: torch.dtype):
+    from .graphs import DecodeGraph
+    from .vae import SD_LATENT_SCALE, load_vae
+
+    if model.config.in_channels != 4:
+        raise UserError(f"--vae is for latent models (4 input channels); this model has {model.config.in_channels}")
+    return DecodeGraph(load_vae(opts.vae).to(dtype), SD_LATENT_SCALE).eval()
+
+
+def _add_decoder(manifest: dict, dit: DiT, opts: ExportOptions, decoder) -> None:
+    """The manifest of a latent model: the steps produce latents, ``decode`` turns them into the image."""
+    c = dit.config
+    with torch.no_grad():
+        lat = torch.zeros(opts.batch, c.in_channels, c.input_size, c.input_size, dtype=next(decoder.parameters()).dtype)
+        img = decoder(lat)
+    manifest["model"]["latent"] = True
+    manifest["image"] = {"channels": int(img.shape[1]), "height": int(img.shape[2]), "width": int(img.shape[3]),
+                         "value_range": [-1.0, 1.0]}
+    manifest["tensors"]["image"] = {"shape": list(img.shape), "dtype": opts.dtype}
+    manifest["decoder"] = {"name": DECODER, "inputs": ["latent"], "outputs": ["image"],
+                           "latent_scale": decoder.scale}
 
 
 def _write_manifest(root: Path, manifest: dict) -> None:

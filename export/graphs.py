@@ -97,6 +97,14 @@ class StepGraph(nn.Module):
         # eps as a (1,) tensor, not a Python scalar: Core ML's linear+bias fusion cannot take a 0-d bias.
         return xc * torch.rsqrt(var + self.eps)
 
+    @property
+    def input_names(self) -> list[str]:
+        return ["x", "t", "y", "coef", *self.variant.reads]
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["x_next", *[f"new_{s}" for s in self.variant.writes]]
+
     @staticmethod
     def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
         # Written out: XNNPACK lowers aten.gelu to its exact (erf) GELU whatever the `approximate` argument says,
@@ -162,3 +170,18 @@ def example_inputs(dit: DiT, variant: Variant, batch: int, cfg_scale: float, dty
     coef = torch.tensor([1.2, 0.6, 0.9, 0.4], dtype=dtype)
     caches = tuple(torch.randn(bb, c.num_patches, c.hidden_size, generator=g).to(dtype) for _ in variant.skip)
     return (x, t, y, coef, *caches)
+
+
+class DecodeGraph(nn.Module):
+    """A latent model's VAE decoder as one more graph: latents (B, 4, h, w) to images (B, 3, 8h, 8w) in [-1, 1]."""
+
+    input_names = ["latent"]
+    output_names = ["image"]
+
+    def __init__(self, vae, scale: float):
+        super().__init__()
+        self.vae = vae
+        self.scale = float(scale)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(latent / self.scale).sample.clamp(-1.0, 1.0)

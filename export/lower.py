@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .graphs import StepGraph, Variant, example_inputs
+from .graphs import Variant
 
 
 def input_names(variant: Variant) -> list[str]:
@@ -28,8 +28,10 @@ def input_names(variant: Variant) -> list[str]:
 def output_names(variant: Variant) -> list[str]:
     return ["x_next", *[f"new_{s}" for s in variant.writes]]
 
+# Graphs are StepGraphs (one per variant) and, for a latent model, the DecodeGraph; both name their tensors.
 
-def lower_executorch(graphs: dict[str, StepGraph], inputs: dict[str, tuple], path: Path,
+
+def lower_executorch(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], path: Path,
                      progress: bool = True) -> dict:
     """Write one multi-method ``.pte``; returns delegation info per method."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -57,7 +59,7 @@ def lower_executorch(graphs: dict[str, StepGraph], inputs: dict[str, tuple], pat
     return info
 
 
-def lower_onnx(graphs: dict[str, StepGraph], inputs: dict[str, tuple], folder: Path, progress: bool = True) -> dict:
+def lower_onnx(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], folder: Path, progress: bool = True) -> dict:
     """One ``.onnx`` per variant and one shared ``weights.bin``; returns {variant: file name}."""
     import onnx
     from onnx import numpy_helper
@@ -67,9 +69,8 @@ def lower_onnx(graphs: dict[str, StepGraph], inputs: dict[str, tuple], folder: P
     with tempfile.TemporaryDirectory() as tmp:
         for name, g in tqdm(graphs.items(), desc="onnx: export", leave=False, disable=not progress):
             f = Path(tmp) / f"{name}.onnx"
-            v = g.variant
-            torch.onnx.export(g, inputs[name], str(f), dynamo=True, input_names=input_names(v),
-                              output_names=output_names(v), external_data=True, verbose=False)
+            torch.onnx.export(g, inputs[name], str(f), dynamo=True, input_names=g.input_names,
+                              output_names=g.output_names, external_data=True, verbose=False)
             models[name] = onnx.load(str(f), load_external_data=True)
     # Initializers with the same bytes are written once, whatever their names: the exporter folds transposed
     # weights into constants named per graph (val_50 in one, val_61 in another). Every graph points into weights.bin.
@@ -106,7 +107,7 @@ def lower_onnx(graphs: dict[str, StepGraph], inputs: dict[str, tuple], folder: P
     return files
 
 
-def lower_coreml(graphs: dict[str, StepGraph], inputs: dict[str, tuple], path: Path, fp16: bool = True,
+def lower_coreml(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], path: Path, fp16: bool = True,
                  palettize_bits: int | None = None, progress: bool = True) -> dict:
     """One multifunction ``.mlpackage`` (function per variant); returns {variant: function name}."""
     import coremltools as ct
@@ -115,14 +116,13 @@ def lower_coreml(graphs: dict[str, StepGraph], inputs: dict[str, tuple], path: P
     with tempfile.TemporaryDirectory() as tmp:
         desc = None
         for name, g in tqdm(graphs.items(), desc="coreml: convert", leave=False, disable=not progress):
-            v = g.variant
             ex = inputs[name]
             traced = torch.jit.trace(g, ex, check_trace=False)
             ct_inputs = []
-            for n, t in zip(input_names(v), ex):
+            for n, t in zip(g.input_names, ex):
                 ct_inputs.append(ct.TensorType(name=n, shape=tuple(t.shape), dtype=_np_dtype(t.dtype)))
             mlmodel = ct.convert(
-                traced, inputs=ct_inputs, outputs=[ct.TensorType(name=n) for n in output_names(v)],
+                traced, inputs=ct_inputs, outputs=[ct.TensorType(name=n) for n in g.output_names],
                 convert_to="mlprogram", minimum_deployment_target=ct.target.iOS18,
                 compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32,
             )

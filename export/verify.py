@@ -43,7 +43,7 @@ def runnable_backends(manifest: dict) -> list[str]:
 
 @torch.no_grad()
 def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = True, seed: int = 0,
-                  quantized: bool = False) -> dict:
+                  quantized: bool = False, decoder=None) -> dict:
     """Raise UserError above tolerance; return the measured errors."""
     from lazydit.runtime.backends import create_backend
     from lazydit.runtime.bundle import load_bundle
@@ -72,6 +72,9 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
                 raise UserError(f"{backend_name} variant {v['name']} differs from eager by {err:.3g} "
                                 f"(tolerance {tol['variant']}); the export is wrong, please report it")
         report["variants"][backend_name] = errs
+        if "decoder" in m:
+            report.setdefault("decoder", {})[backend_name] = _check_decoder(backend, backend_name, bundle, decoder,
+                                                                            dtype, tol, seed)
         # Whole trajectory against eager lazy sampling from the same noise and label.
         noise = initial_noise(bundle, seed)
         labels = list(range(m["batch"]))
@@ -81,7 +84,7 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
                             torch.from_numpy(noise).to(dtype), schedule.num_steps, m["guidance_scale"], mode="static",
                             skip_masks=torch.tensor(schedule.skip, dtype=torch.bool),
                             clip_denoised=m.get("clip_denoised", False)).images
-        err = float(np.abs(result.image.astype(np.float32) - eager.float().numpy()).max())
+        err = float(np.abs(result.latent.astype(np.float32) - eager.float().numpy()).max())
         report["trajectory"][backend_name] = err
         if err > tol["trajectory"]:
             raise UserError(f"{backend_name} trajectory differs from eager sampling by {err:.3g} "
@@ -90,6 +93,18 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
             tqdm.write(f"verified {backend_name}: max variant error {max(errs.values()):.2e}, "
                        f"final image error {err:.2e}")
     return report
+
+
+def _check_decoder(backend, backend_name: str, bundle, decoder, dtype, tol: dict, seed: int) -> float:
+    """The exported ``decode`` graph against the eager decoder on a random latent."""
+    g = torch.Generator().manual_seed(seed + 7)
+    lat = torch.randn(*bundle.manifest["tensors"]["x"]["shape"], generator=g).to(dtype)
+    err = float(np.abs(np.asarray(backend.run_decoder(lat.numpy()), dtype=np.float32)
+                       - decoder(lat).float().numpy()).max())
+    if err > tol["variant"]:
+        raise UserError(f"{backend_name} decoder differs from eager by {err:.3g} (tolerance {tol['variant']}); "
+                        "the export is wrong, please report it")
+    return err
 
 
 def _half(dit: DiT) -> DiT:

@@ -195,7 +195,7 @@ def cmd_export(args) -> None:
     opts = ExportOptions(targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()), dtype=args.dtype,
                          batch=args.batch, cfg_scale=sd["cfg_scale"] if args.cfg_scale is None else args.cfg_scale,
                          clip_denoised=sd["clip_denoised"], class_names=names,
-                         coreml_palettize_bits=args.palettize, quantize=args.quantize, force=args.force,
+                         coreml_palettize_bits=args.palettize, quantize=args.quantize, vae=args.vae, force=args.force,
                          verify=not args.no_verify,
                          name=args.out.name)
     heat = None
@@ -377,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", default="executorch,coreml,onnx", help="comma-separated: executorch, coreml, onnx, torch")
     p.add_argument("--dtype", default="float32", help="float32 or float16 (Core ML graphs are always float16)")
     p.add_argument("--batch", type=int, default=1, help="images per run baked into the graphs")
+    p.add_argument("--vae", type=Path, default=None,
+                   help="latent models: local AutoencoderKL folder; adds the `decode` graph to every target")
     p.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's)")
     p.add_argument("--palettize", type=int, default=None, choices=[2, 4, 6, 8], help="Core ML weight palettization bits")
     p.add_argument("--quantize", default=None, choices=["int8"],

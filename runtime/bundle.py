@@ -88,11 +88,11 @@ def _target_files(target: str, t: dict) -> list[str]:
     if target == "executorch":
         return [t["file"]]
     if target == "onnx":
-        return list(t["graphs"].values()) + [t["weights"]]
+        return list(t["graphs"].values()) + [t["weights"]] + ([t["decoder"]] if "decoder" in t else [])
     if target == "coreml":
         return [t["package"]]
     if target == "torch":
-        return [t["weights"]]
+        return [t["weights"]] + ([t["decoder"]] if "decoder" in t else [])
     return []
 
 
@@ -138,5 +138,9 @@ def _validate_consistency(m: dict, mpath: Path) -> None:
         if missing:
             raise UserError(f"{mpath}: step {s['index']} reads {missing[0]} before any step writes it")
         written.update(s["writes"])
+    if "decoder" in m:
+        for target, t in m["targets"].items():
+            if "decoder" not in t:
+                raise UserError(f"{mpath}: the bundle has a decoder but its {target} target has no decoder graph")
     if [s["index"] for s in m["steps"]] != list(range(len(m["steps"]))):
         raise UserError(f"{mpath}: steps must be listed in order 0..N-1")

@@ -2,7 +2,7 @@
 
 ``golden/trace.json`` records, for one run (seed, classes): the initial noise file, and for every step the
 variant, the slots read and written, and checksums of the latent after the step. ``golden/noise.bin`` and
-``golden/final.bin`` hold the initial and final latents as little-endian float32 in the tensor's C order.
+``golden/final.bin`` hold the initial and final latents (before a latent model's decoder) as little-endian float32 in the tensor's C order.
 
 Checksums (float64 arithmetic over the float32 values, in C order): ``sum``, ``abs_sum``, ``sum_sq`` and the
 first 8 values. A scheduler port matches a trace when its plan (variant, reads, writes per step) is identical
@@ -44,10 +44,13 @@ def write_golden(bundle: Bundle, backend, out_dir: Path, seed: int = 0, classes:
             steps.append(checksums(outs[0]))
             return outs
 
+        def run_decoder(self, latent):
+            return self.inner.run_decoder(latent)
+
     result = Scheduler(bundle, Recorder(backend)).run(classes, noise=noise)
     out_dir.mkdir(parents=True, exist_ok=True)
     noise.astype("<f4").tofile(out_dir / "noise.bin")
-    np.asarray(result.image, dtype="<f4").tofile(out_dir / "final.bin")
+    np.asarray(result.latent, dtype="<f4").tofile(out_dir / "final.bin")
     trace = {
         "format": GOLDEN_FORMAT,
         "backend": backend.name,
@@ -62,8 +65,10 @@ def write_golden(bundle: Bundle, backend, out_dir: Path, seed: int = 0, classes:
              "timestep": s["timestep"], "latent": c}
             for s, c in zip(m["steps"], steps)
         ],
-        "final_checksums": checksums(result.image),
+        "final_checksums": checksums(result.latent),
     }
+    if "decoder" in m:
+        trace["image_checksums"] = checksums(result.image)
     (out_dir / "trace.json").write_text(json.dumps(trace, indent=1))
     return trace
 

@@ -17,11 +17,13 @@ from .bundle import Bundle
 
 @dataclass
 class RunResult:
-    image: np.ndarray  # (B, C, H, W) in the bundle's value range
+    image: np.ndarray  # (B, C, H, W) in the bundle's value range (decoded for a latent model)
     step_ms: list[float]
     variants: list[str]
     total_ms: float
     per_variant_ms: dict[str, list[float]] = field(default_factory=dict)
+    latent: np.ndarray | None = None  # the last step's output (equals ``image`` for a pixel model)
+    decode_ms: float = 0.0
 
 
 def initial_noise(bundle: Bundle, seed: int) -> np.ndarray:
@@ -79,5 +81,11 @@ class Scheduler:
             per_variant.setdefault(v["name"], []).append(ms)
             if on_step is not None:
                 on_step(i, v["name"], ms)
+        latent = np.asarray(x)
+        image, decode_ms = latent, 0.0
+        if "decoder" in self.bundle.manifest:
+            t0 = time.perf_counter()
+            image = np.asarray(self.backend.run_decoder(latent))
+            decode_ms = (time.perf_counter() - t0) * 1000
         total = (time.perf_counter() - t_all) * 1000
-        return RunResult(np.asarray(x), step_ms, names, total, per_variant)
+        return RunResult(image, step_ms, names, total, per_variant, latent, decode_ms)

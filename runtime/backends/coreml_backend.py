@@ -22,6 +22,12 @@ class CoreMLBackend:
         self.models = {v: ct.models.MLModel(path, function_name=f, compute_units=ct.ComputeUnit.ALL)
                        for v, f in t["functions"].items()}
         self.variants = {v["name"]: v for v in bundle.manifest["variants"]}
+        self.decoder = None
+        if "decoder" in t:
+            self.decoder = ct.models.MLModel(path, function_name=t["decoder"], compute_units=ct.ComputeUnit.ALL)
+
+    def run_decoder(self, latent: np.ndarray) -> np.ndarray:
+        return np.asarray(self.decoder.predict({"latent": latent})["image"])
 
     def load_all(self) -> None:
         pass

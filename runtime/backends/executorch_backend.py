@@ -22,7 +22,10 @@ class ExecuTorchBackend:
         path = bundle.path(bundle.manifest["targets"]["executorch"]["file"])
         self.program = Runtime.get().load_program(str(path))
         self.methods = {}
-        self.method_names = bundle.manifest["targets"]["executorch"]["methods"]
+        self.method_names = dict(bundle.manifest["targets"]["executorch"]["methods"])
+        self._decoder = bundle.manifest["targets"]["executorch"].get("decoder")
+        if self._decoder:
+            self.method_names[self._decoder] = self._decoder
 
     def load_all(self) -> None:
         for v in self.method_names:
@@ -38,3 +41,6 @@ class ExecuTorchBackend:
         t = self._torch
         outs = self._method(variant).execute([t.from_numpy(a) for a in inputs])
         return [o.numpy() for o in outs]
+
+    def run_decoder(self, latent: np.ndarray) -> np.ndarray:
+        return self.run(self._decoder, [latent])[0]

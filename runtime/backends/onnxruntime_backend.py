@@ -23,7 +23,10 @@ class OnnxRuntimeBackend:
         # Initializers are read once and handed to every session: the sessions share the buffers.
         self._shared: dict[tuple[int, int], object] = {}
         self._keep = []
-        for variant, rel in t["graphs"].items():
+        graphs = dict(t["graphs"])
+        if "decoder" in t:
+            graphs["__decoder__"] = t["decoder"]
+        for variant, rel in graphs.items():
             model = onnx.load(str(bundle.path(rel)), load_external_data=False)
             opts = ort.SessionOptions()
             if threads:
@@ -56,3 +59,6 @@ class OnnxRuntimeBackend:
     def run(self, variant: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         s = self.sessions[variant]
         return s.run(None, dict(zip(self.inputs[variant], inputs)))
+
+    def run_decoder(self, latent: np.ndarray) -> np.ndarray:
+        return self.run("__decoder__", [latent])[0]

@@ -33,6 +33,18 @@ class TorchBackend:
             variant = Variant(v["name"], tuple(parse(s) for s in v["reads"]), tuple(parse(s) for s in v["writes"]))
             self.graphs[v["name"]] = StepGraph(dit, variant, m["guidance_scale"], m.get("clip_denoised", False)).eval()
 
+        self.decoder = None
+        if "decoder" in m:
+            from ...export.graphs import DecodeGraph
+            from ...export.vae import load_vae
+
+            vae = load_vae(bundle.path(m["targets"]["torch"]["decoder"]))
+            self.decoder = DecodeGraph(vae.half() if m["dtype"] == "float16" else vae, m["decoder"]["latent_scale"])
+
+    def run_decoder(self, latent: np.ndarray) -> np.ndarray:
+        with self._torch.no_grad():
+            return self.decoder(self._torch.from_numpy(latent)).numpy()
+
     def load_all(self) -> None:
         pass
 

@@ -1,0 +1,80 @@
+"""A latent DiT exports with its VAE decoder as one more graph (`decode`) in every target, and the runtime
+returns decoded images; a pixel model refuses --vae."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from lazydit.export.checkpoint import save_safetensors
+from lazydit.export.model import DiT, config_from_name
+
+
+@pytest.fixture(scope="module")
+def latent_bundle(tmp_path_factory):
+    from diffusers import AutoencoderKL
+
+    work = tmp_path_factory.mktemp("latent")
+    torch.manual_seed(0)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        layers_per_block=1, norm_num_groups=4, sample_size=16)
+    vae.save_pretrained(work / "vae")
+    dit = DiT(config_from_name("DiT-Tiny/2", input_size=8, in_channels=4, num_classes=4, learn_sigma=True)).eval()
+    with torch.no_grad():
+        for name, p in dit.named_parameters():
+            if name != "pos_embed":
+                p.normal_(0, 0.05)
+    save_safetensors(dit, work / "dit.safetensors", dtype=torch.float32)
+    out = work / "bundle"
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(work / "dit.safetensors"),
+                           "--vae", str(work / "vae"), "--schedule", "interval:2", "--steps", "10",
+                           "--targets", "executorch,onnx,torch", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, work
+
+
+def test_manifest_describes_the_decoder(latent_bundle):
+    out, _ = latent_bundle
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["model"]["latent"] is True
+    assert m["decoder"]["name"] == "decode" and m["decoder"]["latent_scale"] == pytest.approx(0.18215)
+    assert m["image"] == {"channels": 3, "height": 16, "width": 16, "value_range": [-1.0, 1.0]}
+    assert m["targets"]["executorch"]["decoder"] == "decode"
+    assert m["targets"]["onnx"]["decoder"] in m["files"]
+    report = json.loads((out / "verification.json").read_text())
+    assert max(report["decoder"].values()) < 1e-4
+
+
+def test_every_backend_returns_the_same_decoded_image(latent_bundle):
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.scheduler import Scheduler
+
+    out, _ = latent_bundle
+    bundle = load_bundle(out)
+    images = {}
+    for name in ("executorch", "onnxruntime", "torch"):
+        res = Scheduler(bundle, create_backend(name, bundle)).run(1, seed=5)
+        assert res.latent.shape == (1, 4, 8, 8) and res.image.shape == (1, 3, 16, 16)
+        assert -1.0 <= res.image.min() and res.image.max() <= 1.0
+        images[name] = res.image
+    np.testing.assert_allclose(images["executorch"], images["torch"], atol=1e-4)
+    np.testing.assert_allclose(images["onnxruntime"], images["torch"], atol=1e-4)
+
+
+def test_vae_on_a_pixel_model_is_a_one_line_error(latent_bundle, tmp_path):
+    _, work = latent_bundle
+    pixel = DiT(config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False))
+    save_safetensors(pixel, tmp_path / "pixel.safetensors")
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint",
+                           str(tmp_path / "pixel.safetensors"), "--vae", str(work / "vae"), "--schedule", "ddim",
+                           "--steps", "10", "--targets", "torch", "--out", str(tmp_path / "b")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("lazydit:")]
+    assert len(lines) == 1 and "latent models" in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "b").exists() and not (tmp_path / ".b.partial").exists()
