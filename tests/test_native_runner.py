@@ -187,3 +187,30 @@ def test_bad_input_is_one_line_exit_2(runner, tiny_bundle, tmp_path, case):
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and expect in lines[0], done.stderr
+
+
+def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(runner, tmp_path_factory):
+    """The embedded Fashion-MNIST model's 20-step 50%-lazy bundle (the one `make demo` ships): the native runner
+    and the Python scheduler, both on ExecuTorch, give the same final latent within 1e-4."""
+    from lazydit import defaults
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.scheduler import Scheduler
+
+    work = tmp_path_factory.mktemp("embedded")
+    out = work / "bundle"
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--schedule",
+                           str(defaults.default_schedule(20)), "--targets", "executorch", "--no-verify",
+                           "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    latent = work / "final.bin"
+    ran = _run(runner, "--bundle", str(out), "--golden", "--warmup", "0", "--repeat", "1",
+               "--out-latent", str(latent))
+    assert ran.returncode == 0, ran.stderr
+    bundle = load_bundle(out)
+    trace = json.loads((out / "golden" / "trace.json").read_text())
+    noise = np.fromfile(out / "golden" / "noise.bin", dtype="<f4").reshape(trace["shape"])
+    python = Scheduler(bundle, create_backend("executorch", bundle)).run(trace["classes"], noise=noise)
+    native = np.fromfile(latent, dtype="<f4").reshape(python.latent.shape)
+    assert np.abs(native - python.latent).max() <= 1e-4
