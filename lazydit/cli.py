@@ -225,9 +225,16 @@ def cmd_sample(args) -> None:
     backend = create_backend(args.backend, bundle, threads=args.threads)
     sched = Scheduler(bundle, backend)
     count = bundle.manifest["classes"]["count"]
-    classes = [int(c) for c in args.classes.split(",")] if args.classes else [args.class_ % count if args.class_ is not None else i % count for i in range(args.n)]
-    if args.classes and len(classes) < args.n:
-        classes = [classes[i % len(classes)] for i in range(args.n)]
+    if args.classes:
+        try:
+            given = [int(c) for c in args.classes.split(",")]
+        except ValueError:
+            raise UserError(f"--classes must be comma-separated integers, got {args.classes!r}") from None
+    elif args.class_ is not None:
+        given = [args.class_]
+    else:
+        given = list(range(count))
+    classes = [given[i % len(given)] for i in range(args.n)]
     images, totals, steps = [], [], []
     b = bundle.manifest["batch"]
     for i in range(0, args.n, b):
@@ -284,13 +291,11 @@ def cmd_bench_train_speed(args) -> None:
 
 
 def cmd_bench_memory(args) -> None:
-    import json as _json
-
     from .benchmarks.memory import measure_memory
 
     res = measure_memory(args.lazy, args.dense, args.runner)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(_json.dumps(res, indent=1))
+    args.out.write_text(json.dumps(res, indent=1))
     for side in ("python", "native"):
         if res[side]:
             d = res[side]["dense"].get("peak_rss_mib") or res[side]["dense"]["memory"]["peak_rss_kb"] / 1024
