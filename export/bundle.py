@@ -111,7 +111,11 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
             bar.set_postfix(target=target)
             t0 = time.time()
             if target == "executorch":
-                et_graphs = graphs if opts.quantize is None else quantized_graphs(model, variants, opts)
+                et_graphs = graphs
+                if opts.quantize is not None:
+                    et_graphs = quantized_graphs(model, variants, opts)
+                    if decoder is not None:
+                        et_graphs[DECODER] = decoder
                 info = lower_executorch(et_graphs, inputs, tmp / "executorch" / "model.pte", progress)
                 targets["executorch"] = {"file": "executorch/model.pte", "backend": "xnnpack", "dtype": opts.dtype,
                                          "weights": opts.quantize or opts.dtype,
