@@ -56,3 +56,14 @@ def test_int8_executorch_weights_shrink_the_program(tiny_ckpt, tmp_path):
     assert m8["targets"]["executorch"]["bytes"] < 0.8 * m32["targets"]["executorch"]["bytes"]
     # The quantization error of the whole trajectory stays bounded.
     assert report["trajectory"]["executorch"] < 0.25
+
+
+def test_coreml_palettization_shrinks_the_package(tiny_ckpt, tmp_path):
+    m16, _ = _export(tiny_ckpt, tmp_path / "fp16", "--targets", "coreml")
+    m4, _ = _export(tiny_ckpt, tmp_path / "pal4", "--targets", "coreml", "--palettize", "4")
+    assert m4["targets"]["coreml"]["palettize_bits"] == 4
+    weights16 = (tmp_path / "fp16" / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin")
+    weights4 = (tmp_path / "pal4" / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin")
+    # 4-bit indices plus small lookup tables against fp16 values.
+    assert weights4.stat().st_size < 0.6 * weights16.stat().st_size
+    assert set(m4["targets"]["coreml"]["functions"]) == {"v0", "v1"}
