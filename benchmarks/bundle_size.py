@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from lazydit.errors import UserError
 
 
 def measure_sizes(dit, steps: int, laziness_source: str, targets: tuple[str, ...], out_json: Path | None,

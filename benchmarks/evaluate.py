@@ -200,11 +200,9 @@ def evaluate(
 
     clf_feats = lambda x: predict(clf, x)[1]  # noqa: E731
     real_clf = _real_features("clf", test.images, clf_feats, dataset)
-    train_clf = clf_feats(train_sub)
     inc = InceptionFeatures() if inception else None
     if inc is not None:
         real_inc = _real_features("inception", test.images, lambda x: inc.features(x, progress=True), dataset)
-        train_inc = inc.features(train_sub, progress=True)
 
     def fids(images: np.ndarray) -> dict:
         r = {}

@@ -21,7 +21,7 @@ from lazydit.runtime.bundle import sha256_file
 
 from .checkpoint import fingerprint
 from .diffusion import ddim_steps
-from .graphs import StepGraph, example_inputs, plan_variants, slot_name
+from .graphs import StepGraph, example_inputs, plan_variants
 from .lower import dir_size, input_names, lower_coreml, lower_executorch, lower_onnx, output_names
 from .macs import forward_macs
 from .model import DiT, count_parameters

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gates import MODULES
-from .model import DiT, modulate
+from .model import DiT
 from .schedule import Schedule
 
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
