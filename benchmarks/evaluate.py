@@ -234,9 +234,10 @@ def evaluate(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "eval.json").write_text(json.dumps(results, indent=1))
-        from ..export.train_dit import save_grid
+        from lazydit.runtime.images import save_png_grid
 
-        save_grid(torch.from_numpy(np.concatenate(grids)), out_dir / "samples.png", nrow=len(grids[0]))
+        save_png_grid(np.concatenate(grids), out_dir / "samples.png", ncol=len(grids[0]),
+                      scale=max(1, 256 // model.config.input_size))
     return results
 
 

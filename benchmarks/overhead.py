@@ -16,7 +16,7 @@ import numpy as np
 
 def measure_overhead(bundle_dir: Path, backend_name: str = "executorch", repeat: int = 20, warmup: int = 3,
                      threads: int | None = None) -> dict:
-    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.backends import TappedBackend, create_backend
     from lazydit.runtime.bundle import load_bundle
     from lazydit.runtime.scheduler import Scheduler, initial_noise
 
@@ -26,18 +26,9 @@ def measure_overhead(bundle_dir: Path, backend_name: str = "executorch", repeat:
     m = bundle.manifest
     # Baseline inputs: a recorded trajectory's real inputs for every step, prepared before timing.
     prepared = []
-
-    class Recorder:
-        name = backend.name
-
-        def run(self, variant, inputs):
-            prepared.append((variant, [np.array(a, copy=True) for a in inputs]))
-            return backend.run(variant, inputs)
-
-        def run_decoder(self, latent):
-            return backend.run_decoder(latent)
-
-    Scheduler(bundle, Recorder()).run(0, noise=initial_noise(bundle, 0))
+    tapped = TappedBackend(backend, lambda variant, inputs, outputs:
+                           prepared.append((variant, [np.array(a, copy=True) for a in inputs])))
+    Scheduler(bundle, tapped).run(0, noise=initial_noise(bundle, 0))
     sched_ms, direct_ms = [], []
     for i in range(warmup + repeat):
         r = sched.run(0, seed=i)

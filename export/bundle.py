@@ -21,8 +21,8 @@ from lazydit.runtime.bundle import sha256_file
 
 from .checkpoint import fingerprint
 from .diffusion import ddim_steps
-from .graphs import StepGraph, example_inputs, plan_variants
-from .lower import dir_size, input_names, lower_coreml, lower_executorch, lower_onnx, output_names
+from .graphs import StepGraph, example_inputs, parse_slot, plan_variants
+from .lower import dir_size, lower_coreml, lower_executorch, lower_onnx
 from .macs import forward_macs
 from .model import DiT, count_parameters
 from .schedule import Schedule
@@ -226,13 +226,13 @@ def quantized_graphs(model: DiT, variants, opts: ExportOptions) -> dict[str, Ste
 
 def _write_golden(root: Path) -> None:
     """The golden trace every scheduler port is tested against, from the first backend that runs here."""
-    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.backends import create_backend, target_of
     from lazydit.runtime.bundle import load_bundle
     from lazydit.runtime.golden import write_golden
 
     bundle = load_bundle(root)
     for name in ("executorch", "onnxruntime", "torch"):
-        if bundle.has_target({"onnxruntime": "onnx"}.get(name, name)):
+        if bundle.has_target(target_of(name)):
             write_golden(bundle, create_backend(name, bundle), root / "golden")
             return
 
@@ -263,7 +263,7 @@ def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], 
         "cache": {"shape": [BB, c.num_patches, c.hidden_size], "dtype": tensor_dtype},
     }
     slots = sorted({s for v in variants for s in v.reads + v.writes},
-                   key=lambda s: (int(s.split("_")[1]), s.split("_")[2]))
+                   key=parse_slot)
     mult = 2 if opts.cfg_scale != 1.0 else 1
     return {
         "schema_version": SCHEMA_VERSION,
@@ -285,7 +285,7 @@ def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], 
         "tensors": tensors,
         "slots": slots,
         "variants": [
-            {"name": v.name, "inputs": input_names(v), "outputs": output_names(v), "reads": v.reads,
+            {"name": v.name, "inputs": v.input_names, "outputs": v.output_names, "reads": v.reads,
              "writes": v.writes, "skipped_modules": len(v.skip),
              "macs_per_image": fm.with_skips(sum(1 for _, m in v.skip if m == 0),
                                              sum(1 for _, m in v.skip if m == 1)) * mult}

@@ -27,6 +27,12 @@ def slot_name(block: int, module: int) -> str:
     return f"cache_{block}_{MODULES[module]}"
 
 
+def parse_slot(slot: str) -> tuple[int, int]:
+    """``cache_{block}_{attn|mlp}`` back to (block, module)."""
+    _, block, module = slot.split("_")
+    return int(block), MODULES.index(module)
+
+
 @dataclass(frozen=True)
 class Variant:
     """A distinct step pattern; ``skip``/``write`` are sorted (block, module) tuples."""
@@ -42,6 +48,19 @@ class Variant:
     @property
     def writes(self) -> list[str]:
         return [slot_name(b, m) for b, m in self.write]
+
+    @property
+    def input_names(self) -> list[str]:
+        return ["x", "t", "y", "coef", *self.reads]
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["x_next", *[f"new_{s}" for s in self.writes]]
+
+    @classmethod
+    def from_manifest(cls, v: dict) -> "Variant":
+        """The variant a manifest entry describes (its name and the slots it reads and writes)."""
+        return cls(v["name"], tuple(parse_slot(s) for s in v["reads"]), tuple(parse_slot(s) for s in v["writes"]))
 
 
 def step_patterns(schedule: Schedule) -> list[tuple[tuple, tuple]]:
@@ -99,11 +118,11 @@ class StepGraph(nn.Module):
 
     @property
     def input_names(self) -> list[str]:
-        return ["x", "t", "y", "coef", *self.variant.reads]
+        return self.variant.input_names
 
     @property
     def output_names(self) -> list[str]:
-        return ["x_next", *[f"new_{s}" for s in self.variant.writes]]
+        return self.variant.output_names
 
     @staticmethod
     def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:

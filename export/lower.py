@@ -18,17 +18,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .graphs import Variant
-
-
-def input_names(variant: Variant) -> list[str]:
-    return ["x", "t", "y", "coef", *variant.reads]
-
-
-def output_names(variant: Variant) -> list[str]:
-    return ["x_next", *[f"new_{s}" for s in variant.writes]]
-
-# Graphs are StepGraphs (one per variant) and, for a latent model, the DecodeGraph; both name their tensors.
+# Graphs are StepGraphs (one per variant) and, for a latent model, the DecodeGraph; both name their tensors
+# (``input_names`` / ``output_names``).
 
 
 def lower_executorch(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], path: Path,

@@ -11,12 +11,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
+from lazydit.runtime.images import save_png_grid
 
 from .checkpoint import save_safetensors
 from .data import load_dataset
@@ -73,25 +73,6 @@ PRESETS: dict[str, TrainConfig] = {
         steps=20, batch_size=16, lr=1e-3, warmup=5, ema_decay=0.9, checkpoint_every=10, sample_steps=5,
     ),
 }
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int) -> None:
-    """Images in [-1, 1] (N, C, H, W) to one PNG grid."""
-    from PIL import Image
-
-    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
-    n, c, h, w = x.shape
-    ncol = nrow
-    nr = (n + ncol - 1) // ncol
-    grid = np.zeros((nr * (h + 2) + 2, ncol * (w + 2) + 2, c), dtype=np.uint8)
-    for i in range(n):
-        r, q = divmod(i, ncol)
-        grid[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + q * (w + 2) : 2 + q * (w + 2) + w] = x[i].transpose(1, 2, 0)
-    img = Image.fromarray(grid[..., 0] if c == 1 else grid)
-    scale = max(1, 256 // max(h, w))
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -200,4 +181,5 @@ def _checkpoint(model, ema, opt, config, cfg, step, elapsed, out_dir, device) ->
                           clip_denoised=cfg.clip_denoised)
     # One row per class.
     grid = res.images.view(config.num_classes, n_per, *res.images.shape[1:]).reshape(-1, *res.images.shape[1:])
-    save_grid(grid, out_dir / "samples" / f"step_{step:06d}.png", nrow=n_per)
+    save_png_grid(grid.numpy(), out_dir / "samples" / f"step_{step:06d}.png", ncol=n_per,
+                  scale=max(1, 256 // config.input_size))

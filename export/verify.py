@@ -22,14 +22,6 @@ TOLERANCES = {"float32": {"variant": 1e-4, "trajectory": 1e-3}, "float16": {"var
 INT8_TOLERANCES = {"variant": 0.25, "trajectory": 0.25}
 
 
-def _variant_from_manifest(v: dict) -> Variant:
-    def parse(slot: str) -> tuple[int, int]:
-        _, b, mod = slot.split("_")
-        return int(b), 0 if mod == "attn" else 1
-
-    return Variant(v["name"], tuple(parse(s) for s in v["reads"]), tuple(parse(s) for s in v["writes"]))
-
-
 def runnable_backends(manifest: dict) -> list[str]:
     out = []
     if "executorch" in manifest["targets"]:
@@ -62,7 +54,7 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
         backend = create_backend(backend_name, bundle)
         errs = {}
         for v in tqdm(m["variants"], desc=f"verify {backend_name}", leave=False, disable=not progress):
-            variant = _variant_from_manifest(v)
+            variant = Variant.from_manifest(v)
             ins = example_inputs(ref_model, variant, m["batch"], m["guidance_scale"], dtype, seed=seed + 1)
             ref = StepGraph(ref_model, variant, m["guidance_scale"], m.get("clip_denoised", False)).eval()(*ins)
             got = backend.run(v["name"], [a.numpy() for a in ins])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import TappedBackend
 from .bundle import Bundle
 from .scheduler import Scheduler, initial_noise
 
@@ -34,20 +35,8 @@ def write_golden(bundle: Bundle, backend, out_dir: Path, seed: int = 0, classes:
     classes = classes if classes is not None else [i % m["classes"]["count"] for i in range(m["batch"])]
     noise = initial_noise(bundle, seed)
     steps = []
-
-    class Recorder:
-        def __init__(self, inner):
-            self.inner = inner
-
-        def run(self, variant, inputs):
-            outs = self.inner.run(variant, inputs)
-            steps.append(checksums(outs[0]))
-            return outs
-
-        def run_decoder(self, latent):
-            return self.inner.run_decoder(latent)
-
-    result = Scheduler(bundle, Recorder(backend)).run(classes, noise=noise)
+    tapped = TappedBackend(backend, lambda variant, inputs, outputs: steps.append(checksums(outputs[0])))
+    result = Scheduler(bundle, tapped).run(classes, noise=noise)
     out_dir.mkdir(parents=True, exist_ok=True)
     noise.astype("<f4").tofile(out_dir / "noise.bin")
     np.asarray(result.latent, dtype="<f4").tofile(out_dir / "final.bin")

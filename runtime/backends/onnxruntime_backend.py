@@ -19,7 +19,6 @@ class OnnxRuntimeBackend:
         weights_path = bundle.path(t["weights"])
         weights = np.memmap(weights_path, dtype=np.uint8, mode="r")
         self.sessions = {}
-        self.outputs = {}
         # Initializers are read once and handed to every session: the sessions share the buffers.
         self._shared: dict[tuple[int, int], object] = {}
         self._keep = []
@@ -50,7 +49,6 @@ class OnnxRuntimeBackend:
             # buffers above, so no session reads (or copies) the file itself.
             self.sessions[variant] = ort.InferenceSession(str(bundle.path(rel)), opts,
                                                           providers=["CPUExecutionProvider"])
-            self.outputs[variant] = [o.name for o in self.sessions[variant].get_outputs()]
         self.inputs = {v: [i.name for i in s.get_inputs()] for v, s in self.sessions.items()}
 
     def load_all(self) -> None:

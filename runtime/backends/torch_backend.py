@@ -26,12 +26,8 @@ class TorchBackend:
             dit = dit.half()
         self.graphs = {}
         for v in m["variants"]:
-            def parse(slot: str) -> tuple[int, int]:
-                _, b, mod = slot.split("_")
-                return int(b), 0 if mod == "attn" else 1
-
-            variant = Variant(v["name"], tuple(parse(s) for s in v["reads"]), tuple(parse(s) for s in v["writes"]))
-            self.graphs[v["name"]] = StepGraph(dit, variant, m["guidance_scale"], m.get("clip_denoised", False)).eval()
+            self.graphs[v["name"]] = StepGraph(dit, Variant.from_manifest(v), m["guidance_scale"],
+                                               m.get("clip_denoised", False)).eval()
 
         self.decoder = None
         if "decoder" in m:
