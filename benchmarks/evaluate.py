@@ -46,6 +46,7 @@ class Method:
     mode: str  # dense | dynamic | static
     gates_path: Path | None = None
     skip_masks: torch.Tensor | None = None  # (steps, depth, 2) for static
+    max_cache_age: int = 1
 
     @property
     def label(self) -> str:
@@ -65,7 +66,8 @@ def parse_method(spec: str, model: DiT) -> Method:
             from ..export.schedule import load_schedule, schedule_from_source
 
             sched = load_schedule(Path(rest)) if kind == "schedule" else schedule_from_source(spec, model.config)
-            return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool))
+            return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool),
+                          max_cache_age=sched.max_cache_age)
     except ValueError:
         pass
     raise UserError(f"cannot read sampling configuration {spec!r}; write ddim:N, lazy:N, schedule:PATH or interval:N:K")
@@ -110,7 +112,7 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
 
         gates, meta = load_gates(method.gates_path)
         check_gates_match(meta, model.config, None, method.num_steps, method.gates_path)
-    lazy = LazyDiT(model, gates)
+    lazy = LazyDiT(model, gates, max_cache_age=method.max_cache_age)
     labels = balanced_labels(n, model.config.num_classes)
     out, macs, lazy_frac = [], [], []
     for lo in tqdm(range(0, n, batch_size), desc=f"sampling {method.spec}", leave=False):

@@ -290,6 +290,82 @@ def cmd_bench_train_speed(args) -> None:
           f"{r['preset_steps']} steps -> {r['projected_minutes']:.1f} min")
 
 
+def _latency_bundles(args, targets: tuple[str, ...], tag_prefix: str = ""):
+    """The bundle set of ``bench latency`` / ``bench adb``: given folders, or exported (and cached)."""
+    from .benchmarks.latency import build_bundle_set, bundles_from_paths, lazy_schedule_for, random_dit
+
+    if args.bundles:
+        return bundles_from_paths(args.bundles)
+    if args.arch:
+        dit, tag = random_dit(args.arch), args.arch.replace("/", "")
+    else:
+        dit = _load_model(args)
+        tag = args.checkpoint.stem
+    sched = lazy_schedule_for(dit, args.steps, args.schedule,
+                              args.checkpoint == defaults.DEFAULT_CHECKPOINT and not args.arch)
+    return build_bundle_set(dit, sched, targets, args.bundle_dir, tag_prefix + tag, force=args.force)
+
+
+def cmd_bench_latency(args) -> None:
+    from .benchmarks.latency import check_backends, markdown, run_latency, write_report
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    check_backends(backends, args.runner)
+    if args.quick:
+        args.repeat, args.warmup = min(args.repeat, 3), min(args.warmup, 1)
+    targets = tuple(dict.fromkeys("onnx" if b == "onnxruntime" else "executorch" for b in backends))
+    bundles = _latency_bundles(args, targets)
+    report = run_latency(bundles, backends, args.repeat, args.warmup, args.threads, args.runner)
+    report["command"] = "lazydit " + " ".join(args.argv)
+    title = f"{args.arch or args.checkpoint.stem}: {bundles[0].label} vs DDIM, {args.threads} threads"
+    paths = write_report(report, args.out, title)
+    print(markdown(report))
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+
+
+def cmd_bench_adb(args) -> None:
+    from .benchmarks.adb import AdbDevice, HostDevice, host_sandbox, run_adb_benchmark
+    from .benchmarks.latency import markdown, write_report
+
+    # Fail on adb and the device before spending minutes on exports.
+    device = HostDevice(host_sandbox(args.out)) if args.host else AdbDevice(args.adb, args.serial)
+    runner = args.runner
+    if runner is None:
+        runner = Path("build/native/lazydit_runner" if args.host
+                      else "build/native-android-arm64-v8a/lazydit_runner")
+    bundles = _latency_bundles(args, ("executorch",))
+    report = run_adb_benchmark(device, bundles, runner, args.repeat, args.warmup, args.threads, args.cpus,
+                               args.cooldown, args.via, args.libs, work=args.out / "device-reports")
+    report["command"] = "lazydit " + " ".join(args.argv)
+    where = "this host" if args.host else f"{report['machine'].get('model')} ({report['machine'].get('soc')})"
+    paths = write_report(report, args.out, f"{bundles[0].label} vs DDIM on {where}")
+    print(markdown(report))
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+
+
+def cmd_bench_quality(args) -> None:
+    from .benchmarks.quality import (DEFAULT_DDIM, DEFAULT_LAZY, QUICK_DDIM, QUICK_LAZY, markdown, run_quality,
+                                     write)
+
+    model = _load_model(args)
+    if args.quick:
+        ddim, lazy, n, paired = QUICK_DDIM, QUICK_LAZY, min(args.n, 100), min(args.paired_n, 100)
+        repeat = min(args.repeat, 3)
+    else:
+        ddim, lazy, n, paired, repeat = DEFAULT_DDIM, DEFAULT_LAZY, args.n, args.paired_n, args.repeat
+    if args.ddim:
+        ddim = [int(s) for s in args.ddim.split(",")]
+    if args.lazy:
+        lazy = args.lazy.split(",")
+    backend = "native" if args.runner.is_file() else "executorch"
+    res = run_quality(model, ddim, lazy, n, paired, args.inception, args.out, args.bundle_dir, backend, args.runner,
+                      repeat, args.threads, tag=args.checkpoint.stem)
+    res["command"] = "lazydit " + " ".join(args.argv)
+    paths = write(res, args.out)
+    print(markdown(res))
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']} (samples: {args.out / 'samples.png'})")
+
+
 def cmd_bench_memory(args) -> None:
     from .benchmarks.memory import measure_memory
 
@@ -308,6 +384,23 @@ def cmd_demo(args) -> None:
     from .demo import run_demo
 
     run_demo(repeat=args.repeat, force=args.force)
+
+
+def _add_latency_set_args(p: argparse.ArgumentParser) -> None:
+    _add_model_args(p)
+    p.add_argument("--arch", default=None, help="an official architecture with random weights instead of a "
+                   "checkpoint (latency does not depend on the weights), e.g. DiT-XL/2")
+    p.add_argument("--steps", type=int, default=20, help="N: LazyDiT and DDIM step count")
+    p.add_argument("--schedule", default=None, help="the lazy schedule: a file or interval:K (default: the "
+                   "committed calibrated one for the embedded model, else interval:2)")
+    p.add_argument("--bundles", type=Path, nargs=3, default=None, metavar=("LAZY", "DDIM_N", "DDIM_HALF"),
+                   help="benchmark these exported bundles instead")
+    p.add_argument("--bundle-dir", type=Path, default=Path("out/bench/bundles"),
+                   help="where exported bundles are kept and reused")
+    p.add_argument("--force", action="store_true", help="re-export the bundles")
+    p.add_argument("--repeat", type=int, default=10, help="timed rounds (each runs every configuration once)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs per configuration")
+    p.add_argument("--threads", type=int, default=2, help="thread count of every runtime")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -439,6 +532,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out/bench/memory.json"))
     p.set_defaults(func=cmd_bench_memory)
 
+    p = bsub.add_parser("latency", help="LazyDiT N@r vs DDIM N and DDIM N(1-r): ExecuTorch (Python, native), "
+                                        "onnxruntime; interleaved; JSON, markdown, PNG")
+    _add_latency_set_args(p)
+    p.add_argument("--backends", default="executorch,native,onnxruntime")
+    p.add_argument("--runner", type=Path, default=Path("build/native/lazydit_runner"),
+                   help="native runner binary (docs/native-runner.md)")
+    p.add_argument("--quick", action="store_true", help="at most 3 rounds and 1 warm-up run")
+    p.add_argument("--out", type=Path, default=Path("out/bench/latency"))
+    p.set_defaults(func=cmd_bench_latency)
+
+    p = bsub.add_parser("adb", help="the latency benchmark on an Android phone over adb (native runner or the "
+                                    "demo app), or --host with the host runner")
+    _add_latency_set_args(p)
+    p.set_defaults(threads=0)
+    p.add_argument("--serial", default=None, help="the device, when several are connected")
+    p.add_argument("--adb", default=None, help="adb executable (default: adb on PATH)")
+    p.add_argument("--runner", type=Path, default=None, help="lazydit_runner built for the device "
+                   "(default build/native-android-arm64-v8a/lazydit_runner; with --host build/native/lazydit_runner)")
+    p.add_argument("--libs", type=Path, default=None, help="folder of shared libraries the runner needs on the "
+                   "device (pushed and put on LD_LIBRARY_PATH); not needed for a static build")
+    p.add_argument("--cpus", default=None, help="pin to these CPUs with taskset, e.g. 4-7 for the big cores")
+    p.add_argument("--cooldown", type=float, default=5.0, help="seconds of rest after every run")
+    p.add_argument("--via", choices=("runner", "app"), default="runner",
+                   help="app: run the demo app's BenchmarkActivity instead of the native runner")
+    p.add_argument("--host", action="store_true", help="run the same protocol here with the host-built runner")
+    p.add_argument("--out", type=Path, default=Path("out/bench/adb"))
+    p.set_defaults(func=cmd_bench_adb)
+
+    p = bsub.add_parser("quality", help="quality (FID, paired PSNR/SSIM) against measured latency and MACs: "
+                                        "DDIM and LazyDiT frontiers in one PNG")
+    _add_model_args(p)
+    p.add_argument("--n", type=int, default=500, help="samples per configuration (FID)")
+    p.add_argument("--paired-n", type=int, default=500, help="samples compared with the DDIM-50 reference")
+    p.add_argument("--ddim", default=None, help="DDIM step counts, e.g. 5,7,10,14,20,25")
+    p.add_argument("--lazy", default=None, help="LazyDiT configurations: interval:N:K, schedule:PATH, lazy:N "
+                   "(comma-separated)")
+    p.add_argument("--inception", action="store_true", help="also the Inception FID (slow on a CPU)")
+    p.add_argument("--runner", type=Path, default=Path("build/native/lazydit_runner"),
+                   help="time the step graphs with the native runner (else with the Python runtime)")
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--bundle-dir", type=Path, default=Path("out/bench/bundles"))
+    p.add_argument("--quick", action="store_true", help="100 samples, DDIM 5/10/20, LazyDiT 10/20")
+    p.add_argument("--out", type=Path, default=Path("out/bench/quality"))
+    p.set_defaults(func=cmd_bench_quality)
+
     p = bsub.add_parser("train-speed", help="seconds per step of a train-dit preset and its projected time")
     p.add_argument("--preset", default="fashion-dit-cpu")
     p.add_argument("--device", default="cpu")
@@ -455,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if getattr(args, "command", None) == "train-gates" and args.out is None:
         args.out = defaults.default_gates(args.steps)
     if hasattr(args, "schedule"):

@@ -7,7 +7,12 @@ x, t and y.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 # Keep progress bars out of the test output (tqdm >= 4.66 honours this variable).
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -105,3 +110,84 @@ def tiny_executorch_bundle(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "golden" / "trace.json").is_file(), "export wrote no golden trace"
     return out
+
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIVE = ROOT / "runtime" / "native"
+BUILD = ROOT / "build" / "native"
+BINARY = BUILD / "lazydit_runner"
+STAMP = BUILD / ".lazydit-build-stamp"
+
+
+def _stamp() -> str:
+    """Hash of everything the build depends on that can change between runs: sources, compiler, python and
+    the executorch wheel's version."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for p in sorted(NATIVE.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(NATIVE)).encode())
+            h.update(p.read_bytes())
+    h.update(sys.executable.encode())
+    spec = importlib.util.find_spec("executorch.version")
+    if spec is not None and spec.origin:
+        h.update(Path(spec.origin).read_bytes())
+    h.update(str(shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def native_runner() -> Path:
+    """``build/native/lazydit_runner``, built with CMake unless its build stamp is current."""
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed (apt-get install cmake); the native runner cannot be built")
+    if not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        pytest.skip("no C++ compiler (apt-get install g++); the native runner cannot be built")
+    stamp = _stamp()
+    if BINARY.is_file() and STAMP.is_file() and STAMP.read_text() == stamp:
+        return BINARY
+    BUILD.mkdir(parents=True, exist_ok=True)
+    STAMP.unlink(missing_ok=True)
+    configure = ["cmake", "-S", str(NATIVE), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DLAZYDIT_PYTHON={sys.executable}"]
+    if shutil.which("ninja") and not (BUILD / "CMakeCache.txt").exists():
+        configure += ["-G", "Ninja"]
+    done = subprocess.run(configure, capture_output=True, text=True)
+    if done.returncode != 0 and "nlohmann_json" in done.stdout + done.stderr:
+        pytest.skip("nlohmann-json3-dev not installed (scripts/setup_env.sh installs it as root)")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = subprocess.run(["cmake", "--build", str(BUILD), "-j", str(os.cpu_count() or 2)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    STAMP.write_text(stamp)
+    return BINARY
+
+
+@pytest.fixture(scope="session")
+def embedded_executorch_bundle(tmp_path_factory) -> Path:
+    """The embedded model's 20-step bundle with the committed calibrated schedule (what `make demo` ships),
+    ExecuTorch only, with its golden trace: the trace the native, Android and Python tests share."""
+    from lazydit import defaults
+
+    out = tmp_path_factory.mktemp("embedded") / "bundle"
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--schedule",
+                           str(defaults.default_schedule(20)), "--targets", "executorch", "--no-verify",
+                           "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_latency_set(tmp_path_factory):
+    """The benchmark bundle set of a tiny DiT (depth 2, hidden 32): LazyDiT 10 steps interval:2, DDIM 10, DDIM 5;
+    ExecuTorch and ONNX; exported in process by ``build_bundle_set``."""
+    from lazydit.benchmarks.latency import build_bundle_set
+    from lazydit.export.schedule import schedule_from_source
+
+    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = randomize_(DiT(cfg), 3).eval()
+    sched = schedule_from_source("interval:2", cfg, 10)
+    return build_bundle_set(dit, sched, ("executorch", "onnx"), tmp_path_factory.mktemp("latency-set"), "tiny")

@@ -62,8 +62,7 @@ def tiny_bundle(request) -> Path:
     return request.getfixturevalue("tiny_executorch_bundle")
 
 
-@pytest.fixture(scope="module")
-def recording(tiny_bundle, tmp_path_factory) -> Path:
+def record_run(bundle_dir: Path, out: Path) -> Path:
     """Every step's inputs and outputs of one Python-scheduler run (ExecuTorch backend), as .bin files.
 
     The run uses the golden trace's noise and classes; ``recording.json`` lists, per step, the variant
@@ -74,10 +73,9 @@ def recording(tiny_bundle, tmp_path_factory) -> Path:
     from lazydit.runtime.golden import compare_to_golden
     from lazydit.runtime.scheduler import Scheduler
 
-    bundle = load_bundle(tiny_bundle)
-    trace = json.loads((tiny_bundle / "golden" / "trace.json").read_text())
-    noise = np.fromfile(tiny_bundle / "golden" / trace["noise"], dtype="<f4").reshape(trace["shape"])
-    out = tmp_path_factory.mktemp("recording")
+    bundle = load_bundle(bundle_dir)
+    trace = json.loads((bundle_dir / "golden" / "trace.json").read_text())
+    noise = np.fromfile(bundle_dir / "golden" / trace["noise"], dtype="<f4").reshape(trace["shape"])
     steps: list[dict] = []
     latents: list[np.ndarray] = []
 
@@ -112,6 +110,11 @@ def recording(tiny_bundle, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def recording(tiny_bundle, tmp_path_factory) -> Path:
+    return record_run(tiny_bundle, tmp_path_factory.mktemp("recording"))
+
+
+@pytest.fixture(scope="module")
 def junit_run(java_build, tiny_bundle, recording, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """Runs every JUnit test class of the core once; returns the process and its output folder."""
     classes_dir, jars = java_build
@@ -132,6 +135,19 @@ def test_junit_core_against_real_bundle(junit_run):
     assert proc.returncode == 0, f"JUnit failures:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
     ok = re.search(r"^OK \((\d+) tests?\)", proc.stdout, re.M)
     assert ok and int(ok.group(1)) >= 20, proc.stdout[-2000:]
+
+
+def test_junit_core_on_the_embedded_bundle(java_build, embedded_executorch_bundle, tmp_path_factory):
+    """The Java step loop on the bundle the app ships (embedded model, 20 steps, 16 cache slots), replayed
+    against the golden trace that the Python and native runner tests check as well."""
+    classes_dir, jars = java_build
+    rec = record_run(embedded_executorch_bundle, tmp_path_factory.mktemp("embedded-recording"))
+    cp = os.pathsep.join([str(classes_dir), *map(str, jars)])
+    proc = subprocess.run(["java", f"-Dlazydit.embedded.bundle={embedded_executorch_bundle}",
+                           f"-Dlazydit.embedded.recording={rec}", "-cp", cp, "org.junit.runner.JUnitCore",
+                           "dev.lazydit.core.EmbeddedGoldenTest"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"JUnit failures:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+    assert re.search(r"^OK \(2 tests\)", proc.stdout, re.M), proc.stdout[-2000:]
 
 
 def test_report_summary_matches_numpy(junit_run):

@@ -16,55 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NATIVE = ROOT / "runtime" / "native"
-BUILD = ROOT / "build" / "native"
-BINARY = BUILD / "lazydit_runner"
-STAMP = BUILD / ".lazydit-build-stamp"
-
-
-def _stamp() -> str:
-    """Hash of everything the build depends on that can change between runs: sources, compiler, python and
-    the executorch wheel's version."""
-    import importlib.util
-
-    h = hashlib.sha256()
-    for p in sorted(NATIVE.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(NATIVE)).encode())
-            h.update(p.read_bytes())
-    h.update(sys.executable.encode())
-    spec = importlib.util.find_spec("executorch.version")
-    if spec is not None and spec.origin:
-        h.update(Path(spec.origin).read_bytes())
-    h.update(str(shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")).encode())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="session")
-def runner() -> Path:
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake not installed (apt-get install cmake); the native runner cannot be built")
-    if not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
-        pytest.skip("no C++ compiler (apt-get install g++); the native runner cannot be built")
-    stamp = _stamp()
-    if BINARY.is_file() and STAMP.is_file() and STAMP.read_text() == stamp:
-        return BINARY
-    BUILD.mkdir(parents=True, exist_ok=True)
-    STAMP.unlink(missing_ok=True)
-    configure = ["cmake", "-S", str(NATIVE), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
-                 f"-DLAZYDIT_PYTHON={sys.executable}"]
-    if shutil.which("ninja") and not (BUILD / "CMakeCache.txt").exists():
-        configure += ["-G", "Ninja"]
-    done = subprocess.run(configure, capture_output=True, text=True)
-    if done.returncode != 0 and "nlohmann_json" in done.stdout + done.stderr:
-        pytest.skip("nlohmann-json3-dev not installed (scripts/setup_env.sh installs it as root)")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    done = subprocess.run(["cmake", "--build", str(BUILD), "-j", str(os.cpu_count() or 2)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
-    STAMP.write_text(stamp)
-    return BINARY
+def runner(native_runner) -> Path:
+    return native_runner
 
 
 @pytest.fixture(scope="session")
@@ -189,22 +143,16 @@ def test_bad_input_is_one_line_exit_2(runner, tiny_bundle, tmp_path, case):
     assert len(lines) == 1 and expect in lines[0], done.stderr
 
 
-def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(runner, tmp_path_factory):
+def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(runner, embedded_executorch_bundle,
+                                                                   tmp_path_factory):
     """The embedded Fashion-MNIST model's 20-step 50%-lazy bundle (the one `make demo` ships): the native runner
     and the Python scheduler, both on ExecuTorch, give the same final latent within 1e-4."""
-    from lazydit import defaults
     from lazydit.runtime.backends import create_backend
     from lazydit.runtime.bundle import load_bundle
     from lazydit.runtime.scheduler import Scheduler
 
-    work = tmp_path_factory.mktemp("embedded")
-    out = work / "bundle"
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--schedule",
-                           str(defaults.default_schedule(20)), "--targets", "executorch", "--no-verify",
-                           "--out", str(out)], capture_output=True, text=True,
-                          env={**os.environ, "TQDM_DISABLE": "1"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    latent = work / "final.bin"
+    out = embedded_executorch_bundle
+    latent = tmp_path_factory.mktemp("embedded-run") / "final.bin"
     ran = _run(runner, "--bundle", str(out), "--golden", "--warmup", "0", "--repeat", "1",
                "--out-latent", str(latent))
     assert ran.returncode == 0, ran.stderr

@@ -31,6 +31,9 @@ class OnnxRuntimeBackend:
             if threads:
                 opts.intra_op_num_threads = threads
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Steps alternate between sessions: an idle session's spinning threads would take the cores the
+            # next step's session needs.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             for init in model.graph.initializer:
                 if init.data_location != onnx.TensorProto.EXTERNAL:
                     continue

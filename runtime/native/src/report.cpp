@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -97,6 +99,16 @@ MemorySample sample_memory(const std::string& stage) {
   std::ifstream statm("/proc/self/statm");
   long pages_total = 0, pages_resident = 0;
   if (statm >> pages_total >> pages_resident) s.rss_kb = pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
+  // VmHWM first: Linux carries ru_maxrss across exec, so a runner started by a large process (a Python
+  // benchmark driver) would report its parent's peak.
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      s.peak_rss_kb = std::strtol(line.c_str() + 6, nullptr, 10);
+      return s;
+    }
+  }
   struct rusage ru {};
   if (getrusage(RUSAGE_SELF, &ru) == 0) s.peak_rss_kb = ru.ru_maxrss;  // kilobytes on Linux and Android
   return s;

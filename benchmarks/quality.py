@@ -1,0 +1,227 @@
+"""``lazydit bench quality``: image quality against measured latency, DDIM and LazyDiT as two frontiers.
+
+Quality comes from :func:`lazydit.benchmarks.evaluate.evaluate` (classifier FID with bootstrap error bars,
+optionally Inception FID, class accuracy, paired PSNR/SSIM against dense DDIM-50 from the same noise).
+Latency is measured in the same run on ExecuTorch: one bundle per distinct step graph (DDIM's dense step, the
+lazy schedules' full step that fills the caches, their all-cached step), each graph's median step time from
+interleaved runs, and a configuration's latency is the sum over its steps of its graphs' medians. Every
+static configuration therefore has a measured latency; the dynamic (per-sample) gates cannot run as one static
+graph, so they appear on the MACs panel only.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lazydit.errors import UserError
+
+DEFAULT_DDIM = (5, 7, 10, 14, 20, 25)
+DEFAULT_LAZY = ("interval:10:2", "interval:14:2", "interval:20:2", "interval:40:2", "interval:30:3",
+                "schedule:{schedule20}", "lazy:20", "lazy:50")
+QUICK_DDIM = (5, 10, 20)
+QUICK_LAZY = ("interval:10:2", "interval:20:2", "schedule:{schedule20}", "lazy:20")
+
+
+def config_specs(ddim_steps, lazy_specs) -> list[str]:
+    from lazydit import defaults
+
+    out = [f"ddim:{n}" for n in ddim_steps]
+    for s in lazy_specs:
+        s = s.format(schedule20=defaults.default_schedule(20))
+        if s.startswith("schedule:") and not Path(s.split(":", 1)[1]).is_file():
+            continue
+        out.append(s)
+    return out
+
+
+def measure_step_graphs(model, bundle_dir: Path, backend: str, runner: Path | None, repeat: int,
+                        threads: int, tag: str = "quality") -> dict:
+    """Median step time of each kind of step graph, from a LazyDiT-20 interval:2 / DDIM-20 / DDIM-10 set."""
+    from ..export.schedule import schedule_from_source
+    from .latency import build_bundle_set, run_latency
+
+    sched = schedule_from_source("interval:2", model.config, 20)
+    bundles = build_bundle_set(model, sched, ("executorch",), bundle_dir, tag)
+    report = run_latency(bundles, [backend], repeat=repeat, warmup=1, threads=threads, runner=runner)
+    by = {r["role"]: r for r in report["results"]}
+    dense = next(iter(by["ddim_n"]["per_variant_step_ms"].values()))["median"]
+    lazy = by["lazy"]["per_variant_step_ms"]
+    full = lazy["v0"]["median"]
+    cached = lazy["v1"]["median"]
+    # Per run: what a trajectory costs beyond its steps (the scheduler loop), from the DDIM-20 runs.
+    overhead = max(0.0, by["ddim_n"]["total_ms"]["median"] - by["ddim_n"]["step_sum_ms"]["median"]) / 20
+    return {"backend": backend, "threads": threads, "dense_step_ms": dense, "full_step_ms": full,
+            "cached_step_ms": cached, "loop_ms_per_step": overhead, "latency_report": report}
+
+
+def static_latency_ms(skip_masks: np.ndarray | None, steps: int, graphs: dict) -> float:
+    """Latency of a static configuration from measured step graphs.
+
+    A step that skips every module runs the all-cached graph; a step that computes everything runs the dense
+    graph, or the cache-filling full graph when a later step reads its outputs. Partly lazy steps would need
+    their own graph: refused rather than guessed."""
+    if skip_masks is None:
+        return steps * (graphs["dense_step_ms"] + graphs["loop_ms_per_step"])
+    total = 0.0
+    for i in range(steps):
+        m = skip_masks[i]
+        if m.all():
+            total += graphs["cached_step_ms"]
+        elif not m.any():
+            later_reads = i + 1 < steps and bool(skip_masks[i + 1:].any())
+            total += graphs["full_step_ms"] if later_reads else graphs["dense_step_ms"]
+        else:
+            raise UserError("bench quality measures schedules whose steps are all-computed or all-cached; "
+                            "benchmark partly lazy schedules with `lazydit bench latency --schedule FILE`")
+        total += graphs["loop_ms_per_step"]
+    return total
+
+
+def run_quality(model, ddim_steps, lazy_specs, n: int, paired_n: int, inception: bool, out_dir: Path,
+                bundle_dir: Path, backend: str = "native", runner: Path | None = None, repeat: int = 10,
+                threads: int = 2, tag: str = "quality", **eval_options) -> dict:
+    """Measure the step graphs, evaluate every configuration, attach latencies and the verdicts.
+    ``eval_options`` go to :func:`lazydit.benchmarks.evaluate.evaluate` (reference_steps, classifier_path...)."""
+    from .evaluate import evaluate, parse_method
+
+    specs = config_specs(ddim_steps, lazy_specs)
+    graphs = measure_step_graphs(model, bundle_dir, backend, runner, repeat, threads, tag)
+    results = evaluate(model, specs, n, inception=inception, out_dir=out_dir, paired_n=paired_n, **eval_options)
+    for row in results["methods"]:
+        m = parse_method(row["method"], model)
+        if m.mode == "dynamic":
+            row["latency_ms"] = None
+        else:
+            masks = None if m.skip_masks is None else m.skip_masks.numpy()
+            row["latency_ms"] = static_latency_ms(masks, m.num_steps, graphs)
+        row["family"] = "DDIM" if m.mode == "dense" else "LazyDiT"
+        row["label"] = label(row)
+    results["step_graphs"] = {k: v for k, v in graphs.items() if k != "latency_report"}
+    results["latency_report"] = graphs["latency_report"]
+    results["verdicts"] = verdicts(results)
+    return results
+
+
+def label(row: dict) -> str:
+    spec = row["method"]
+    if spec.startswith("ddim:"):
+        return f"DDIM-{row['steps']}"
+    if spec.startswith("interval:"):
+        _, n, k = spec.split(":")
+        return f"LazyDiT-{n} interval:{k} ({row['laziness']:.0%})"
+    if spec.startswith("schedule:"):
+        return f"LazyDiT-{row['steps']} calibrated ({row['laziness']:.0%})"
+    return f"LazyDiT-{row['steps']} gates, dynamic ({row['laziness']:.0%})"
+
+
+def _interp(x: float, xs: list[float], ys: list[float]) -> float | None:
+    """DDIM's value at cost x, linear between the two DDIM budgets around it (None outside their range)."""
+    if not xs or x < xs[0] or x > xs[-1]:
+        return None
+    return float(np.interp(x, xs, ys))
+
+
+def verdicts(results: dict) -> list[dict]:
+    """Each LazyDiT configuration against DDIM at the same latency (or MACs for dynamic gates): the DDIM
+    frontier interpolated between its two nearest budgets."""
+    ddim = sorted((r for r in results["methods"] if r["family"] == "DDIM"), key=lambda r: r["macs_per_image"])
+    out = []
+    for r in results["methods"]:
+        if r["family"] != "LazyDiT":
+            continue
+        axis = "latency_ms" if r["latency_ms"] is not None else "macs_per_image"
+        xs = [d[axis] for d in ddim]
+        order = np.argsort(xs)
+        xs = [xs[i] for i in order]
+        at = {k: _interp(r[axis], xs, [ddim[i][k] for i in order]) for k in ("psnr", "fid_classifier")}
+        same = next((d for d in ddim if abs(d[axis] - r[axis]) / d[axis] < 0.03), None)
+        v = {"label": r["label"], "axis": axis, "psnr": r["psnr"], "ddim_psnr_at_same_cost": at["psnr"],
+             "fid_classifier": r["fid_classifier"], "ddim_fid_classifier_at_same_cost": at["fid_classifier"],
+             "matched_ddim": same["label"] if same else None}
+        if at["psnr"] is not None:
+            v["psnr_gain_db"] = r["psnr"] - at["psnr"]
+            v["fid_gain"] = at["fid_classifier"] - r["fid_classifier"]
+            v["better_psnr"] = v["psnr_gain_db"] > 0
+            v["fid_no_worse"] = r["fid_classifier"] <= at["fid_classifier"] + r["fid_classifier_std"]
+        out.append(v)
+    return out
+
+
+def markdown(results: dict) -> str:
+    inc = "fid_inception" in results["floor"]
+    lines = ["| configuration | latency ms | MACs/image | accuracy | FID (classifier) |"
+             + (" FID (Inception) |" if inc else "") + f" PSNR vs {results['reference']} | SSIM |",
+             "|---|---|---|---|---|" + ("---|" if inc else "") + "---|---|"]
+    for r in sorted(results["methods"], key=lambda r: (r["family"], r["macs_per_image"])):
+        lat = f"{r['latency_ms']:.1f}" if r["latency_ms"] is not None else "–"
+        cells = [r["label"], lat, f"{r['macs_per_image'] / 1e9:.2f} G", f"{r['accuracy']:.3f}",
+                 f"{r['fid_classifier']:.2f} ± {r['fid_classifier_std']:.2f}"]
+        if inc:
+            cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
+        cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| LazyDiT configuration | compared at equal | PSNR − DDIM's | classifier FID: DDIM's − LazyDiT's |",
+              "|---|---|---|---|"]
+    for v in results["verdicts"]:
+        if "psnr_gain_db" not in v:
+            lines.append(f"| {v['label']} | outside DDIM's range | – | – |")
+            continue
+        axis = "latency" if v["axis"] == "latency_ms" else "MACs"
+        lines.append(f"| {v['label']} | {axis} | {v['psnr_gain_db']:+.2f} dB | {v['fid_gain']:+.2f} |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Two panels (PSNR and classifier FID) against latency, plus PSNR against MACs; DDIM and LazyDiT frontiers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    ddim = sorted((r for r in results["methods"] if r["family"] == "DDIM"), key=lambda r: r["macs_per_image"])
+    lazy = [r for r in results["methods"] if r["family"] == "LazyDiT"]
+    panels = [("latency_ms", "psnr", "ms per image (ExecuTorch, measured graphs)", f"PSNR vs {results['reference']} (dB)"),
+              ("latency_ms", "fid_classifier", "ms per image (ExecuTorch, measured graphs)", "FID, classifier features"),
+              ("macs_per_image", "psnr", "GMACs per image", f"PSNR vs {results['reference']} (dB)")]
+    markers = {"interval": "o", "calibrated": "*", "gates": "D"}
+    for ax, (xk, yk, xl, yl) in zip(axes, panels):
+        scale = 1e-9 if xk == "macs_per_image" else 1.0
+        xs = [d[xk] * scale for d in ddim]
+        ys = [d[yk] for d in ddim]
+        err = [d[f"{yk}_std"] for d in ddim] if yk == "fid_classifier" else None
+        ax.errorbar(xs, ys, yerr=err, color="#7f7f7f", marker="s", label="DDIM", capsize=2)
+        for d in ddim:
+            ax.annotate(str(d["steps"]), (d[xk] * scale, d[yk]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        pts = [r for r in lazy if r[xk] is not None]
+        for kind, mk in markers.items():
+            sel = [r for r in pts if kind in r["label"]]
+            if not sel:
+                continue
+            ax.errorbar([r[xk] * scale for r in sel], [r[yk] for r in sel],
+                        yerr=[r[f"{yk}_std"] for r in sel] if yk == "fid_classifier" else None, fmt=mk,
+                        color="#d62728", label=f"LazyDiT ({kind})", capsize=2, ms=7 if mk == "*" else 5)
+            for r in sel:
+                ax.annotate(f"{r['steps']}", (r[xk] * scale, r[yk]), fontsize=7, color="#d62728", xytext=(3, -9),
+                            textcoords="offset points")
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Quality at matched cost: {results['n']} samples, paired {results['paired_n']}, guidance "
+                 f"{results['cfg_scale']} (numbers: step counts)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def write(results: dict, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "quality.json", "md": out_dir / "quality.md", "png": out_dir / "quality.png"}
+    paths["json"].write_text(json.dumps(results, indent=1))
+    paths["md"].write_text(markdown(results) + "\n")
+    plot(results, paths["png"])
+    return paths

@@ -1,0 +1,67 @@
+"""``lazydit bench quality`` on a tiny 28x28 model: step graphs timed on the native runner, configurations
+evaluated (classifier FID, paired PSNR), latencies composed from the measured graphs, verdicts and plots."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lazydit.benchmarks import evaluate as ev
+from lazydit.benchmarks.classifier import SmallClassifier, save_classifier
+from lazydit.benchmarks.quality import markdown, run_quality, static_latency_ms, write
+from lazydit.errors import UserError
+from lazydit.export.model import DiT, config_from_name
+
+
+@pytest.fixture()
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, "CACHE_DIR", tmp_path / "cache")
+    cfg = config_from_name("DiT-Tiny/4", input_size=28, in_channels=1, num_classes=10, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = DiT(cfg).eval()
+    for n, p in dit.named_parameters():
+        if n != "pos_embed":
+            p.data.normal_(0, 0.05)
+    dit.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 4}
+    clf_path = tmp_path / "clf.safetensors"
+    save_classifier(SmallClassifier(10).eval(), clf_path, {"test_accuracy": 0.5, "num_classes": 10})
+    return dit, clf_path
+
+
+def test_quality_against_latency(tiny, tmp_path, native_runner):
+    dit, clf = tiny
+    res = run_quality(dit, [2, 4], ["interval:4:2", "interval:6:3"], n=16, paired_n=16, inception=False,
+                      out_dir=tmp_path / "q", bundle_dir=tmp_path / "bundles", backend="native",
+                      runner=native_runner, repeat=2, threads=1, reference_steps=8, classifier_path=clf, n_boot=2,
+                      batch_size=8)
+    g = res["step_graphs"]
+    assert g["dense_step_ms"] > 0 and g["full_step_ms"] > 0 and g["cached_step_ms"] > 0
+    rows = {r["method"]: r for r in res["methods"]}
+    loop = g["loop_ms_per_step"]
+    assert rows["ddim:4"]["latency_ms"] == pytest.approx(4 * (g["dense_step_ms"] + loop))
+    # interval:4:2 = full (its cache is read later), cached, full, cached.
+    assert rows["interval:4:2"]["latency_ms"] == pytest.approx(2 * g["full_step_ms"] + 2 * g["cached_step_ms"]
+                                                               + 4 * loop)
+    assert rows["interval:6:3"]["laziness"] == pytest.approx(4 / 6)
+    assert {r["family"] for r in res["methods"]} == {"DDIM", "LazyDiT"}
+    assert [v["label"] for v in res["verdicts"]] == [rows["interval:4:2"]["label"], rows["interval:6:3"]["label"]]
+    assert all(v["axis"] == "latency_ms" for v in res["verdicts"])
+    paths = write(res, tmp_path / "q")
+    assert json.loads(paths["json"].read_text())["latency_report"]["format"] == "lazydit-latency-report/1"
+    assert paths["md"].read_text() == markdown(res) + "\n"
+    assert "LazyDiT-4 interval:2 (50%)" in markdown(res)
+    with Image.open(paths["png"]) as im:
+        assert im.size[0] > 1000
+
+
+def test_partly_lazy_steps_are_refused():
+    graphs = {"dense_step_ms": 2.0, "full_step_ms": 2.2, "cached_step_ms": 0.3, "loop_ms_per_step": 0.1}
+    masks = np.zeros((3, 2, 2), dtype=bool)
+    masks[1] = True
+    assert static_latency_ms(masks, 3, graphs) == pytest.approx(2.2 + 0.3 + 2.0 + 0.3)
+    masks[2, 0, 0] = True
+    with pytest.raises(UserError, match="all-computed or all-cached"):
+        static_latency_ms(masks, 3, graphs)
