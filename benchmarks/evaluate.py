@@ -87,6 +87,19 @@ def _cache_key(model_fp: str, method: Method, seed: int, cfg_scale: float) -> st
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def _largest_cached(key: str, n: int) -> dict | None:
+    """The largest cached run with fewer than ``n`` samples, loaded, or None."""
+    best = None
+    for p in CACHE_DIR.glob(f"samples-{key}-n*.npz"):
+        m = int(p.stem.rsplit("-n", 1)[1])
+        if m < n and (best is None or m > best[0]):
+            best = (m, p)
+    if best is None:
+        return None
+    z = np.load(best[1])
+    return {k: z[k] for k in ("images", "macs", "laziness")}
+
+
 def _cached(key: str, n: int) -> Path | None:
     """A cached run of at least ``n`` samples: sample i depends only on i, so a prefix is exact."""
     best = None
@@ -106,6 +119,9 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
     if hit is not None:
         z = np.load(hit)
         return (z["images"][:n].astype(np.float32), float(z["macs"][:n].mean()), float(z["laziness"][:n].mean()))
+    # A smaller cached run is the exact prefix of this one: only the samples after it are generated.
+    prefix = _largest_cached(key, n) if cache else None
+    start = 0 if prefix is None else len(prefix["images"])
     gates = None
     if method.mode == "dynamic":
         from ..export.gates import check_gates_match, load_gates
@@ -115,8 +131,12 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
     lazy = LazyDiT(model, gates, max_cache_age=method.max_cache_age)
     labels = balanced_labels(n, model.config.num_classes)
     out, macs, lazy_frac = [], [], []
-    for lo in tqdm(range(0, n, batch_size), desc=f"sampling {method.spec}", leave=False):
-        y = labels[lo : lo + batch_size]
+    if prefix is not None:
+        out.append(prefix["images"].astype(np.float32))
+        macs += prefix["macs"].tolist()
+        lazy_frac += prefix["laziness"].tolist()
+    for lo in tqdm(range(start, n, batch_size), desc=f"sampling {method.spec}", leave=False):
+        y = labels[lo : min(n, lo + batch_size)]
         b = len(y)
         noise = initial_noise(b, model.config, [seed + i for i in range(lo, lo + b)])
         res = ddim_sample(lazy, y, noise, method.num_steps, cfg_scale, mode=method.mode,

@@ -281,20 +281,27 @@ def _stats(values: list[float]) -> dict:
             "max": float(a.max()), "count": int(a.size)}
 
 
-def summarize(bundles: list[BenchBundle], runs: dict[tuple[str, str], list[dict]], machine: dict, options: dict,
-              load_ms: dict | None = None) -> dict:
-    """The ``lazydit-latency-report/1`` object from raw runs keyed by (backend, role)."""
+def bundle_info(b: BenchBundle) -> dict:
+    """What the report says about one bundle of the set, from its manifest."""
+    m = b.manifest
+    return {
+        "role": b.role, "label": b.label, "path": str(b.path), "steps": len(m["steps"]),
+        "laziness": m["schedule"].get("laziness", 0.0), "macs_per_image": m["macs"]["per_image"],
+        "variants": {v["name"]: {"skipped_modules": v["skipped_modules"], "macs_per_image": v["macs_per_image"]}
+                     for v in m["variants"]},
+        "model": {k: m["model"]["config"].get(k) for k in ("depth", "hidden_size", "patch_size", "input_size")}
+        if "config" in m["model"] else {},
+    }
+
+
+def summarize(bundles: list[BenchBundle | dict], runs: dict[tuple[str, str], list[dict]], machine: dict,
+              options: dict, load_ms: dict | None = None) -> dict:
+    """The ``lazydit-latency-report/1`` object from raw runs keyed by (backend, role); ``bundles`` are the set's
+    bundles or their :func:`bundle_info` dicts."""
     info = {}
     for b in bundles:
-        m = b.manifest
-        info[b.role] = {
-            "role": b.role, "label": b.label, "path": str(b.path), "steps": len(m["steps"]),
-            "laziness": m["schedule"].get("laziness", 0.0), "macs_per_image": m["macs"]["per_image"],
-            "variants": {v["name"]: {"skipped_modules": v["skipped_modules"], "macs_per_image": v["macs_per_image"]}
-                         for v in m["variants"]},
-            "model": {k: m["model"]["config"].get(k) for k in ("depth", "hidden_size", "patch_size", "input_size")}
-            if "config" in m["model"] else {},
-        }
+        d = b if isinstance(b, dict) else bundle_info(b)
+        info[d["role"]] = d
     results = []
     for (backend, role), rs in runs.items():
         per_variant: dict[str, list[float]] = {}
@@ -336,6 +343,9 @@ def compare(info: dict, results: list[dict]) -> list[dict]:
         # Per variant of the lazy bundle: its step time against the dense step of DDIM-N.
         dense_v = next(iter(dn["per_variant_step_ms"]))
         dense_ms = dn["per_variant_step_ms"][dense_v]["median"]
+        if dense_v not in info["ddim_n"]["variants"]:
+            out.append(row)  # a report that does not give per-graph MACs (e.g. imported): totals only
+            continue
         dense_macs = info["ddim_n"]["variants"][dense_v]["macs_per_image"]
         for v, st in lazy["per_variant_step_ms"].items():
             vmacs = info["lazy"]["variants"][v]["macs_per_image"]
@@ -417,7 +427,8 @@ def plot(report: dict, path: Path, title: str = "") -> None:
             c = comps[b]
             ax.annotate(f"{c['speedup_vs_ddim_n']:.2f}x of ideal {c['ideal_speedup']:.2f}x", (i, 0),
                         xytext=(0, -28), textcoords="offset points", ha="center", fontsize=7)
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper center", ncol=len(roles))
     ax.set_title(title or "LazyDiT vs DDIM, end to end", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

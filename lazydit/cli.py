@@ -366,6 +366,18 @@ def cmd_bench_quality(args) -> None:
     print(f"wrote {paths['json']}, {paths['md']}, {paths['png']} (samples: {args.out / 'samples.png'})")
 
 
+def cmd_bench_import(args) -> None:
+    from .benchmarks.import_report import import_ios_bench
+    from .benchmarks.latency import markdown, write_report
+
+    report = import_ios_bench(args.file)
+    report["command"] = "lazydit " + " ".join(args.argv)
+    m = report["machine"]
+    paths = write_report(report, args.out, f"{report['bundles'][0]['label']} vs DDIM on {m.get('model', 'iPhone')}")
+    print(markdown(report))
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+
+
 def cmd_bench_memory(args) -> None:
     from .benchmarks.memory import measure_memory
 
@@ -577,6 +589,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="100 samples, DDIM 5/10/20, LazyDiT 10/20")
     p.add_argument("--out", type=Path, default=Path("out/bench/quality"))
     p.set_defaults(func=cmd_bench_quality)
+
+    p = bsub.add_parser("import", help="an iOS demo benchmark file (lazydit-ios-bench/1) as the host report: "
+                                       "JSON, markdown, PNG")
+    p.add_argument("file", type=Path, help="the file benchmark mode wrote into the app's documents folder")
+    p.add_argument("--out", type=Path, default=Path("out/bench/ios"))
+    p.set_defaults(func=cmd_bench_import)
 
     p = bsub.add_parser("train-speed", help="seconds per step of a train-dit preset and its projected time")
     p.add_argument("--preset", default="fashion-dit-cpu")

@@ -67,3 +67,17 @@ def test_unknown_configuration_is_a_user_error(tiny):
     dit, _ = tiny
     with pytest.raises(UserError, match="ddim:N"):
         ev.parse_method("fast:3", dit)
+
+
+def test_a_larger_run_extends_the_cached_prefix(tiny):
+    dit, _ = tiny
+    m = ev.parse_method("ddim:2", dit)
+    small, _, _ = ev.generate(dit, m, 5, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4)
+    grown, macs, _ = ev.generate(dit, m, 9, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4)
+    fresh, fresh_macs, _ = ev.generate(dit, m, 9, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4,
+                                       cache=False)
+    np.testing.assert_array_equal(grown[:5], small)
+    # Sample i depends only on i (its own noise seed); batching changes only float rounding.
+    np.testing.assert_allclose(grown, fresh, atol=2e-3)
+    assert macs == pytest.approx(fresh_macs)
+    assert sorted(p.name.rsplit("-", 1)[1] for p in ev.CACHE_DIR.glob("samples-*")) == ["n5.npz", "n9.npz"]
