@@ -290,7 +290,7 @@ def cmd_bench_train_speed(args) -> None:
           f"{r['preset_steps']} steps -> {r['projected_minutes']:.1f} min")
 
 
-def _latency_bundles(args, targets: tuple[str, ...], tag_prefix: str = ""):
+def _latency_bundles(args, targets: tuple[str, ...]):
     """The bundle set of ``bench latency`` / ``bench adb``: given folders, or exported (and cached)."""
     from .benchmarks.latency import build_bundle_set, bundles_from_paths, lazy_schedule_for, random_dit
 
@@ -303,7 +303,7 @@ def _latency_bundles(args, targets: tuple[str, ...], tag_prefix: str = ""):
         tag = args.checkpoint.stem
     sched = lazy_schedule_for(dit, args.steps, args.schedule,
                               args.checkpoint == defaults.DEFAULT_CHECKPOINT and not args.arch)
-    return build_bundle_set(dit, sched, targets, args.bundle_dir, tag_prefix + tag, force=args.force)
+    return build_bundle_set(dit, sched, targets, args.bundle_dir, tag, force=args.force)
 
 
 def cmd_bench_latency(args) -> None:

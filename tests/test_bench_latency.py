@@ -99,3 +99,21 @@ def test_cli_on_given_bundles(tiny_latency_set, tmp_path, capsys):
     report = json.loads((out / "latency.json").read_text())
     assert report["command"].startswith("lazydit bench latency --bundles")
     assert "LazyDiT vs DDIM-N" in capsys.readouterr().out
+
+
+def test_random_architecture_and_default_lazy_schedule():
+    from lazydit import defaults
+    from lazydit.benchmarks.latency import lazy_schedule_for, random_dit
+    from lazydit.export.schedule import load_schedule
+
+    dit = random_dit("DiT-S/8")
+    # adaLN-Zero would leave these at zero; a latency model must compute real values everywhere.
+    assert float(dit.blocks[0].adaLN_modulation[-1].weight.abs().sum()) > 0
+    with pytest.raises(UserError, match="unknown model"):
+        random_dit("DiT-Q/3")
+    committed = load_schedule(defaults.default_schedule(20))
+    assert lazy_schedule_for(dit, 20, None, checkpoint_is_default=True).skip == committed.skip
+    other = lazy_schedule_for(dit, 20, None, checkpoint_is_default=False)
+    assert other.source == "interval:2" and other.laziness() == pytest.approx(0.5)
+    with pytest.raises(UserError, match="schedule has 20 steps, --steps is 10"):
+        lazy_schedule_for(dit, 10, str(defaults.default_schedule(20)), checkpoint_is_default=True)
