@@ -106,7 +106,8 @@ def cmd_eval(args) -> None:
     specs = [s.strip() for s in args.configs.split(",") if s.strip()]
     results = evaluate(model, specs, args.n, seed=args.seed, reference_steps=args.reference_steps,
                        classifier_path=args.classifier, dataset=args.dataset, inception=not args.no_inception,
-                       n_boot=args.bootstrap, out_dir=args.out, batch_size=args.batch_size, paired_n=args.paired_n)
+                       n_boot=args.bootstrap, out_dir=args.out, batch_size=args.batch_size, paired_n=args.paired_n,
+                       inception_real_n=args.inception_real_n)
     print(markdown_table(results))
     if args.out:
         print(f"wrote {args.out / 'eval.json'} and {args.out / 'samples.png'}")
@@ -469,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", type=Path, default=defaults.DEFAULT_CLASSIFIER)
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--no-inception", action="store_true", help="skip the (slow) Inception FID")
+    p.add_argument("--inception-real-n", type=int, default=None,
+                   help="Inception FID against this many test images (a fixed random subset; default: all)")
     p.add_argument("--bootstrap", type=int, default=10, help="bootstrap replicates for the FID std")
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--out", type=Path, default=None, help="folder for eval.json and samples.png")

@@ -81,3 +81,21 @@ def test_a_larger_run_extends_the_cached_prefix(tiny):
     np.testing.assert_allclose(grown, fresh, atol=2e-3)
     assert macs == pytest.approx(fresh_macs)
     assert sorted(p.name.rsplit("-", 1)[1] for p in ev.CACHE_DIR.glob("samples-*")) == ["n5.npz", "n9.npz"]
+
+
+def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny, tmp_path):
+    from lazydit.benchmarks.metrics import find_inception_network
+    from lazydit.errors import UserError
+
+    try:
+        find_inception_network()
+    except UserError as e:
+        pytest.skip(str(e))
+    dit, clf = tiny
+    res = ev.evaluate(dit, ["ddim:2"], n=10, reference_steps=2, classifier_path=clf, inception=True,
+                      inception_real_n=24, n_boot=2, batch_size=10)
+    assert res["inception_real_n"] == 24
+    row = res["methods"][0]
+    assert row["fid_inception"] > 0 and row["fid_inception_std"] >= 0
+    assert res["floor"]["fid_inception"] >= 0
+    assert "FID (Inception)" in ev.markdown_table(res)
