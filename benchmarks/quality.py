@@ -123,28 +123,39 @@ def _interp(x: float, xs: list[float], ys: list[float]) -> float | None:
     return float(np.interp(x, xs, ys))
 
 
+def _ddim_at(ddim: list[dict], axis: str, x: float) -> tuple[dict | None, dict | None]:
+    """DDIM's PSNR and classifier FID at cost ``x`` on ``axis`` (interpolated), and a DDIM budget within 3%."""
+    pts = sorted(ddim, key=lambda d: d[axis])
+    xs = [d[axis] for d in pts]
+    at = {k: _interp(x, xs, [d[k] for d in pts]) for k in ("psnr", "fid_classifier")}
+    same = next((d for d in pts if abs(d[axis] - x) / d[axis] < 0.03), None)
+    if at["psnr"] is None:
+        # Just past the end of DDIM's range (within 3%): compare with that budget rather than say nothing.
+        at = {"psnr": same["psnr"], "fid_classifier": same["fid_classifier"]} if same is not None else None
+    return at, same
+
+
 def verdicts(results: dict) -> list[dict]:
-    """Each LazyDiT configuration against DDIM at the same latency (or MACs for dynamic gates): the DDIM
-    frontier interpolated between its two nearest budgets."""
-    ddim = sorted((r for r in results["methods"] if r["family"] == "DDIM"), key=lambda r: r["macs_per_image"])
+    """Each LazyDiT configuration against DDIM at the same latency (MACs for the dynamic gates, which have no
+    static latency) and at the same MACs: the DDIM frontier interpolated between its two nearest budgets."""
+    ddim = [r for r in results["methods"] if r["family"] == "DDIM"]
     out = []
     for r in results["methods"]:
         if r["family"] != "LazyDiT":
             continue
         axis = "latency_ms" if r["latency_ms"] is not None else "macs_per_image"
-        xs = [d[axis] for d in ddim]
-        order = np.argsort(xs)
-        xs = [xs[i] for i in order]
-        at = {k: _interp(r[axis], xs, [ddim[i][k] for i in order]) for k in ("psnr", "fid_classifier")}
-        same = next((d for d in ddim if abs(d[axis] - r[axis]) / d[axis] < 0.03), None)
-        v = {"label": r["label"], "axis": axis, "psnr": r["psnr"], "ddim_psnr_at_same_cost": at["psnr"],
-             "fid_classifier": r["fid_classifier"], "ddim_fid_classifier_at_same_cost": at["fid_classifier"],
+        at, same = _ddim_at(ddim, axis, r[axis])
+        v = {"label": r["label"], "axis": axis, "psnr": r["psnr"], "fid_classifier": r["fid_classifier"],
              "matched_ddim": same["label"] if same else None}
-        if at["psnr"] is not None:
-            v["psnr_gain_db"] = r["psnr"] - at["psnr"]
-            v["fid_gain"] = at["fid_classifier"] - r["fid_classifier"]
+        if at is not None:
+            v.update({"ddim_psnr_at_same_cost": at["psnr"], "ddim_fid_classifier_at_same_cost": at["fid_classifier"],
+                      "psnr_gain_db": r["psnr"] - at["psnr"], "fid_gain": at["fid_classifier"] - r["fid_classifier"]})
             v["better_psnr"] = v["psnr_gain_db"] > 0
             v["fid_no_worse"] = r["fid_classifier"] <= at["fid_classifier"] + r["fid_classifier_std"]
+        at_macs, _ = _ddim_at(ddim, "macs_per_image", r["macs_per_image"])
+        if at_macs is not None:
+            v["psnr_gain_db_equal_macs"] = r["psnr"] - at_macs["psnr"]
+            v["fid_gain_equal_macs"] = at_macs["fid_classifier"] - r["fid_classifier"]
         out.append(v)
     return out
 
@@ -162,14 +173,15 @@ def markdown(results: dict) -> str:
             cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
         cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| LazyDiT configuration | compared at equal | PSNR − DDIM's | classifier FID: DDIM's − LazyDiT's |",
-              "|---|---|---|---|"]
+    lines += ["", "| LazyDiT configuration | at equal latency: PSNR − DDIM's | FID: DDIM's − LazyDiT's | "
+              "at equal MACs: PSNR − DDIM's | FID: DDIM's − LazyDiT's |", "|---|---|---|---|---|"]
+
+    def cells(v: dict, psnr: str, fid: str) -> str:
+        return f"{v[psnr]:+.2f} dB | {v[fid]:+.2f}" if psnr in v else "outside DDIM's range | –"
+
     for v in results["verdicts"]:
-        if "psnr_gain_db" not in v:
-            lines.append(f"| {v['label']} | outside DDIM's range | – | – |")
-            continue
-        axis = "latency" if v["axis"] == "latency_ms" else "MACs"
-        lines.append(f"| {v['label']} | {axis} | {v['psnr_gain_db']:+.2f} dB | {v['fid_gain']:+.2f} |")
+        lat = cells(v, "psnr_gain_db", "fid_gain") if v["axis"] == "latency_ms" else "no static latency | –"
+        lines.append(f"| {v['label']} | {lat} | {cells(v, 'psnr_gain_db_equal_macs', 'fid_gain_equal_macs')} |")
     return "\n".join(lines)
 
 
@@ -210,6 +222,7 @@ def plot(results: dict, path: Path) -> None:
         ax.set_ylabel(yl)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=7)
     fig.suptitle(f"Quality at matched cost: {results['n']} samples, paired {results['paired_n']}, guidance "
                  f"{results['cfg_scale']} (numbers: step counts)", fontsize=9)
     fig.tight_layout()
