@@ -21,7 +21,7 @@ DEFAULT_DDIM = (5, 7, 10, 14, 20, 25)
 DEFAULT_LAZY = ("interval:10:2", "interval:14:2", "interval:20:2", "interval:40:2", "interval:30:3",
                 "schedule:{schedule20}", "lazy:20", "lazy:50")
 QUICK_DDIM = (5, 10, 20)
-QUICK_LAZY = ("interval:10:2", "interval:20:2", "schedule:{schedule20}", "lazy:20")
+QUICK_LAZY = ("interval:10:2", "interval:20:2")
 
 
 def config_specs(ddim_steps, lazy_specs) -> list[str]:

@@ -589,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bundle-dir", type=Path, default=Path("out/bench/bundles"))
-    p.add_argument("--quick", action="store_true", help="100 samples, DDIM 5/10/20, LazyDiT 10/20")
+    p.add_argument("--quick", action="store_true",
+                   help="100 samples, DDIM 5/10/20, LazyDiT interval:2 at 10 and 20 steps")
     p.add_argument("--out", type=Path, default=Path("out/bench/quality"))
     p.set_defaults(func=cmd_bench_quality)
 
