@@ -218,15 +218,13 @@ def native_measurement(report: dict) -> dict:
 
 
 def measure_interleaved(workers: dict[tuple[str, str], object], repeat: int, cooldown_s: float = 0.0,
-                        desc: str = "rounds", between=None) -> dict[tuple[str, str], list[dict]]:
+                        desc: str = "rounds") -> dict[tuple[str, str], list[dict]]:
     """``repeat`` rounds; each round runs every worker once, in a fixed order."""
     import time
 
     runs: dict[tuple[str, str], list[dict]] = {k: [] for k in workers}
     for _ in tqdm(range(repeat), desc=desc):
         for key, w in workers.items():
-            if between is not None:
-                between(key)
             runs[key].append(w.run())
             if cooldown_s:
                 time.sleep(cooldown_s)
