@@ -87,27 +87,10 @@ def _cache_key(model_fp: str, method: Method, seed: int, cfg_scale: float) -> st
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def _largest_cached(key: str, n: int) -> dict | None:
-    """The largest cached run with fewer than ``n`` samples, loaded, or None."""
-    best = None
-    for p in CACHE_DIR.glob(f"samples-{key}-n*.npz"):
-        m = int(p.stem.rsplit("-n", 1)[1])
-        if m < n and (best is None or m > best[0]):
-            best = (m, p)
-    if best is None:
-        return None
-    z = np.load(best[1])
-    return {k: z[k] for k in ("images", "macs", "laziness")}
-
-
-def _cached(key: str, n: int) -> Path | None:
-    """A cached run of at least ``n`` samples: sample i depends only on i, so a prefix is exact."""
-    best = None
-    for p in CACHE_DIR.glob(f"samples-{key}-n*.npz"):
-        m = int(p.stem.rsplit("-n", 1)[1])
-        if m >= n and (best is None or m < best[0]):
-            best = (m, p)
-    return None if best is None else best[1]
+def _cached_runs(key: str) -> dict[int, Path]:
+    """Cached runs of one configuration by sample count: sample i depends only on i, so any run is the exact
+    prefix of a larger one."""
+    return {int(p.stem.rsplit("-n", 1)[1]): p for p in CACHE_DIR.glob(f"samples-{key}-n*.npz")}
 
 
 @torch.no_grad()
@@ -115,12 +98,16 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
              batch_size: int = 200, cache: bool = True, model_fp: str = "") -> tuple[np.ndarray, float, float]:
     """(images (n,C,H,W) float32 in [-1,1], mean MACs per image, laziness) for one configuration."""
     key = _cache_key(model_fp, method, seed, cfg_scale)
-    hit = _cached(key, n) if cache else None
-    if hit is not None:
-        z = np.load(hit)
+    runs = _cached_runs(key) if cache else {}
+    larger = [m for m in runs if m >= n]
+    if larger:
+        z = np.load(runs[min(larger)])
         return (z["images"][:n].astype(np.float32), float(z["macs"][:n].mean()), float(z["laziness"][:n].mean()))
-    # A smaller cached run is the exact prefix of this one: only the samples after it are generated.
-    prefix = _largest_cached(key, n) if cache else None
+    # The largest smaller run is the prefix of this one: only the samples after it are generated.
+    prefix = None
+    if runs:
+        z = np.load(runs[max(runs)])
+        prefix = {k: z[k] for k in ("images", "macs", "laziness")}
     start = 0 if prefix is None else len(prefix["images"])
     gates = None
     if method.mode == "dynamic":

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ class BenchBundle:
     role: str
     path: Path
 
-    @property
+    @cached_property
     def manifest(self) -> dict:
         return json.loads((self.path / "manifest.json").read_text())
 

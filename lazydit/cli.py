@@ -307,8 +307,18 @@ def _latency_bundles(args, targets: tuple[str, ...]):
     return build_bundle_set(dit, sched, targets, args.bundle_dir, tag, force=args.force)
 
 
+def _write_latency_report(args, report: dict, title: str) -> None:
+    """The latency report's JSON, table and plot in ``args.out``, the table on the console."""
+    from .benchmarks.latency import markdown, write_report
+
+    report["command"] = "lazydit " + " ".join(args.argv)
+    paths = write_report(report, args.out, title)
+    print(markdown(report))
+    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+
+
 def cmd_bench_latency(args) -> None:
-    from .benchmarks.latency import check_backends, markdown, run_latency, write_report
+    from .benchmarks.latency import check_backends, run_latency
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     check_backends(backends, args.runner)
@@ -317,16 +327,12 @@ def cmd_bench_latency(args) -> None:
     targets = tuple(dict.fromkeys("onnx" if b == "onnxruntime" else "executorch" for b in backends))
     bundles = _latency_bundles(args, targets)
     report = run_latency(bundles, backends, args.repeat, args.warmup, args.threads, args.runner)
-    report["command"] = "lazydit " + " ".join(args.argv)
-    title = f"{args.arch or args.checkpoint.stem}: {bundles[0].label} vs DDIM, {args.threads} threads"
-    paths = write_report(report, args.out, title)
-    print(markdown(report))
-    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+    _write_latency_report(args, report,
+                          f"{args.arch or args.checkpoint.stem}: {bundles[0].label} vs DDIM, {args.threads} threads")
 
 
 def cmd_bench_adb(args) -> None:
     from .benchmarks.adb import AdbDevice, HostDevice, host_sandbox, run_adb_benchmark
-    from .benchmarks.latency import markdown, write_report
 
     # Fail on adb and the device before spending minutes on exports.
     device = HostDevice(host_sandbox(args.out)) if args.host else AdbDevice(args.adb, args.serial)
@@ -337,11 +343,8 @@ def cmd_bench_adb(args) -> None:
     bundles = _latency_bundles(args, ("executorch",))
     report = run_adb_benchmark(device, bundles, runner, args.repeat, args.warmup, args.threads, args.cpus,
                                args.cooldown, args.via, args.libs, work=args.out / "device-reports")
-    report["command"] = "lazydit " + " ".join(args.argv)
     where = "this host" if args.host else f"{report['machine'].get('model')} ({report['machine'].get('soc')})"
-    paths = write_report(report, args.out, f"{bundles[0].label} vs DDIM on {where}")
-    print(markdown(report))
-    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+    _write_latency_report(args, report, f"{bundles[0].label} vs DDIM on {where}")
 
 
 def cmd_bench_quality(args) -> None:
@@ -369,14 +372,10 @@ def cmd_bench_quality(args) -> None:
 
 def cmd_bench_import(args) -> None:
     from .benchmarks.import_report import import_ios_bench
-    from .benchmarks.latency import markdown, write_report
 
     report = import_ios_bench(args.file)
-    report["command"] = "lazydit " + " ".join(args.argv)
-    m = report["machine"]
-    paths = write_report(report, args.out, f"{report['bundles'][0]['label']} vs DDIM on {m.get('model', 'iPhone')}")
-    print(markdown(report))
-    print(f"wrote {paths['json']}, {paths['md']}, {paths['png']}")
+    model = report["machine"].get("model", "iPhone")
+    _write_latency_report(args, report, f"{report['bundles'][0]['label']} vs DDIM on {model}")
 
 
 def cmd_bench_memory(args) -> None:

@@ -66,6 +66,26 @@ def make_dit():
 
 
 @pytest.fixture
+def tiny_eval(tmp_path, monkeypatch):
+    """``(dit, classifier_path)`` for the quality metrics: a tiny 28x28x1, 10-class DiT (guidance 1.5, clipped,
+    4 steps) and an untrained classifier, with the sample cache in ``tmp_path``."""
+    from lazydit.benchmarks import evaluate as ev
+    from lazydit.benchmarks.classifier import SmallClassifier, save_classifier
+
+    monkeypatch.setattr(ev, "CACHE_DIR", tmp_path / "cache")
+    cfg = config_from_name("DiT-Tiny/4", input_size=28, in_channels=1, num_classes=10, learn_sigma=False)
+    torch.manual_seed(0)
+    dit = DiT(cfg).eval()
+    for n, p in dit.named_parameters():
+        if n != "pos_embed":
+            p.data.normal_(0, 0.05)
+    dit.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 4}
+    clf_path = tmp_path / "clf.safetensors"
+    save_classifier(SmallClassifier(10).eval(), clf_path, {"test_accuracy": 0.5, "num_classes": 10})
+    return dit, clf_path
+
+
+@pytest.fixture
 def pixel_dit(make_dit, pixel_config) -> DiT:
     return make_dit(pixel_config)
 

@@ -6,33 +6,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from lazydit.benchmarks import evaluate as ev
-from lazydit.benchmarks.classifier import SmallClassifier, save_classifier
 from lazydit.benchmarks.quality import markdown, run_quality, static_latency_ms, write
 from lazydit.errors import UserError
-from lazydit.export.model import DiT, config_from_name
 
 
-@pytest.fixture()
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setattr(ev, "CACHE_DIR", tmp_path / "cache")
-    cfg = config_from_name("DiT-Tiny/4", input_size=28, in_channels=1, num_classes=10, learn_sigma=False)
-    torch.manual_seed(0)
-    dit = DiT(cfg).eval()
-    for n, p in dit.named_parameters():
-        if n != "pos_embed":
-            p.data.normal_(0, 0.05)
-    dit.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 4}
-    clf_path = tmp_path / "clf.safetensors"
-    save_classifier(SmallClassifier(10).eval(), clf_path, {"test_accuracy": 0.5, "num_classes": 10})
-    return dit, clf_path
-
-
-def test_quality_against_latency(tiny, tmp_path, native_runner):
-    dit, clf = tiny
+def test_quality_against_latency(tiny_eval, tmp_path, native_runner):
+    dit, clf = tiny_eval
     res = run_quality(dit, [2, 4], ["interval:4:2", "interval:6:3"], n=16, paired_n=16, inception=False,
                       out_dir=tmp_path / "q", bundle_dir=tmp_path / "bundles", backend="native",
                       runner=native_runner, repeat=2, threads=1, reference_steps=8, classifier_path=clf, n_boot=2,

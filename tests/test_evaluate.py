@@ -4,30 +4,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from lazydit.benchmarks import evaluate as ev
-from lazydit.benchmarks.classifier import SmallClassifier, save_classifier
-from lazydit.export.model import DiT, config_from_name
 
 
-@pytest.fixture()
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setattr(ev, "CACHE_DIR", tmp_path / "cache")
-    cfg = config_from_name("DiT-Tiny/4", input_size=28, in_channels=1, num_classes=10, learn_sigma=False)
-    torch.manual_seed(0)
-    dit = DiT(cfg).eval()
-    for n, p in dit.named_parameters():
-        if n != "pos_embed":
-            p.data.normal_(0, 0.05)
-    dit.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 4}
-    clf_path = tmp_path / "clf.safetensors"
-    save_classifier(SmallClassifier(10).eval(), clf_path, {"test_accuracy": 0.5, "num_classes": 10})
-    return dit, clf_path
-
-
-def test_evaluate_reports_every_metric(tiny, tmp_path):
-    dit, clf = tiny
+def test_evaluate_reports_every_metric(tiny_eval, tmp_path):
+    dit, clf = tiny_eval
     res = ev.evaluate(dit, ["ddim:4", "interval:4:2", "ddim:2"], n=20, reference_steps=4, classifier_path=clf,
                       inception=False, n_boot=2, out_dir=tmp_path / "out", batch_size=8)
     rows = {r["method"]: r for r in res["methods"]}
@@ -49,8 +31,8 @@ def test_evaluate_reports_every_metric(tiny, tmp_path):
     assert "| ddim:4 |" in ev.markdown_table(res)
 
 
-def test_samples_are_balanced_seeded_and_cached(tiny):
-    dit, _ = tiny
+def test_samples_are_balanced_seeded_and_cached(tiny_eval):
+    dit, _ = tiny_eval
     m = ev.parse_method("ddim:2", dit)
     a, _, _ = ev.generate(dit, m, 12, seed=3, cfg_scale=1.5, clip_denoised=True, batch_size=5)
     # A prefix comes from the cache of the larger run and equals a fresh smaller run.
@@ -61,16 +43,16 @@ def test_samples_are_balanced_seeded_and_cached(tiny):
     assert ev.balanced_labels(12, 10).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
 
 
-def test_unknown_configuration_is_a_user_error(tiny):
+def test_unknown_configuration_is_a_user_error(tiny_eval):
     from lazydit.errors import UserError
 
-    dit, _ = tiny
+    dit, _ = tiny_eval
     with pytest.raises(UserError, match="ddim:N"):
         ev.parse_method("fast:3", dit)
 
 
-def test_a_larger_run_extends_the_cached_prefix(tiny):
-    dit, _ = tiny
+def test_a_larger_run_extends_the_cached_prefix(tiny_eval):
+    dit, _ = tiny_eval
     m = ev.parse_method("ddim:2", dit)
     small, _, _ = ev.generate(dit, m, 5, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4)
     grown, macs, _ = ev.generate(dit, m, 9, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4)
@@ -83,7 +65,7 @@ def test_a_larger_run_extends_the_cached_prefix(tiny):
     assert sorted(p.name.rsplit("-", 1)[1] for p in ev.CACHE_DIR.glob("samples-*")) == ["n5.npz", "n9.npz"]
 
 
-def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny, tmp_path):
+def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny_eval, tmp_path):
     from lazydit.benchmarks.metrics import find_inception_network
     from lazydit.errors import UserError
 
@@ -91,7 +73,7 @@ def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny, tmp_path):
         find_inception_network()
     except UserError as e:
         pytest.skip(str(e))
-    dit, clf = tiny
+    dit, clf = tiny_eval
     res = ev.evaluate(dit, ["ddim:2"], n=10, reference_steps=2, classifier_path=clf, inception=True,
                       inception_real_n=24, n_boot=2, batch_size=10)
     assert res["inception_real_n"] == 24
