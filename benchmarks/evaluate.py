@@ -10,7 +10,8 @@ For N samples balanced over classes with fixed seeds (sample i: class i mod K, n
 
 Configurations are written ``ddim:N`` (dense DDIM), ``lazy:N`` (trained gates, dynamic per sample, gates file
 from the default location or ``lazy:N:PATH``), ``schedule:PATH`` (a static skip schedule file) and
-``interval:N:K`` (recompute every K steps).
+``interval:N:K`` (recompute every K steps). A skip reuses as the gates were trained or the schedule says
+(``interval`` holds); ``@hold`` or ``@forecast`` at the end of a spec overrides it.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class Method:
     gates_path: Path | None = None
     skip_masks: torch.Tensor | None = None  # (steps, depth, 2) for static
     max_cache_age: int = 1
+    reuse: str = "hold"
 
     @property
     def label(self) -> str:
@@ -54,23 +56,28 @@ class Method:
 
 
 def parse_method(spec: str, model: DiT) -> Method:
-    """``ddim:N``, ``lazy:N[:GATES]``, ``schedule:PATH`` or ``interval:N:K``."""
-    kind, _, rest = spec.partition(":")
+    """``ddim:N``, ``lazy:N[:GATES]``, ``schedule:PATH`` or ``interval:N:K``, each optionally ``@hold``/``@forecast``."""
+    body, at, override = spec.rpartition("@") if spec.endswith(("@hold", "@forecast")) else (spec, "", "")
+    kind, _, rest = body.partition(":")
     try:
-        if kind == "ddim":
+        if kind == "ddim" and not at:
             return Method(spec, int(rest), "dense")
         if kind == "lazy":
+            from ..export.gates import load_gates
+
             n, _, path = rest.partition(":")
-            return Method(spec, int(n), "dynamic", Path(path) if path else defaults.default_gates(int(n)))
+            gates_path = Path(path) if path else defaults.default_gates(int(n))
+            return Method(spec, int(n), "dynamic", gates_path, reuse=override or load_gates(gates_path)[1].reuse)
         if kind in ("schedule", "interval"):
             from ..export.schedule import load_schedule, schedule_from_source
 
-            sched = load_schedule(Path(rest)) if kind == "schedule" else schedule_from_source(spec, model.config)
+            sched = load_schedule(Path(rest)) if kind == "schedule" else schedule_from_source(body, model.config)
             return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool),
-                          max_cache_age=sched.max_cache_age)
+                          max_cache_age=sched.max_cache_age, reuse=override or sched.reuse)
     except ValueError:
         pass
-    raise UserError(f"cannot read sampling configuration {spec!r}; write ddim:N, lazy:N, schedule:PATH or interval:N:K")
+    raise UserError(f"cannot read sampling configuration {spec!r}; write ddim:N, lazy:N, schedule:PATH or "
+                    "interval:N:K, optionally followed by @hold or @forecast")
 
 
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -84,6 +91,8 @@ def _cache_key(model_fp: str, method: Method, seed: int, cfg_scale: float) -> st
     if method.skip_masks is not None:
         extra = hashlib.sha256(method.skip_masks.numpy().tobytes()).hexdigest()[:16]
     raw = f"{model_fp}|{method.mode}|{method.num_steps}|{extra}|{seed}|{cfg_scale}"
+    if method.reuse != "hold":  # hold runs keep the keys they were cached under before forecasting existed
+        raw += f"|{method.reuse}"
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -115,7 +124,7 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
 
         gates, meta = load_gates(method.gates_path)
         check_gates_match(meta, model.config, None, method.num_steps, method.gates_path)
-    lazy = LazyDiT(model, gates, max_cache_age=method.max_cache_age)
+    lazy = LazyDiT(model, gates, max_cache_age=method.max_cache_age, reuse=method.reuse)
     labels = balanced_labels(n, model.config.num_classes)
     out, macs, lazy_frac = [], [], []
     if prefix is not None:

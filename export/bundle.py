@@ -281,12 +281,13 @@ def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], 
         "dtype": opts.dtype,
         "schedule": {"file": "schedule.json", "heatmap": "schedule.png", "source": schedule.source,
                      "num_steps": schedule.num_steps, "laziness": round(schedule.laziness(), 6),
-                     "max_cache_age": schedule.max_cache_age},
+                     "max_cache_age": schedule.max_cache_age, "reuse": schedule.reuse},
         "tensors": tensors,
         "slots": slots,
         "variants": [
             {"name": v.name, "inputs": v.input_names, "outputs": v.output_names, "reads": v.reads,
              "writes": v.writes, "skipped_modules": len(v.skip),
+             **({"forecast": v.forecast_ratios} if v.forecast else {}),
              "macs_per_image": fm.with_skips(sum(1 for _, m in v.skip if m == 0),
                                              sum(1 for _, m in v.skip if m == 1)) * mult}
             for v in variants

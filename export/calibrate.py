@@ -168,7 +168,7 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
     if target == cap and cfg.max_cache_age == 1 and S % 2 == 0:
         # Every module must skip every other step: the alternate-step pattern is the only feasible schedule.
         only = np.array(interval_schedule(S, D, 2).skip, dtype=bool)
-        schedule = Schedule(S, D, only.tolist(), "lazydit", cfg.max_cache_age, cfg.cfg_scale)
+        schedule = Schedule(S, D, only.tolist(), "lazydit", cfg.max_cache_age, cfg.cfg_scale, reuse=lazy.reuse)
         report = {"target_laziness": cfg.laziness, "best_candidate": "interval:2 (the only feasible schedule)",
                   "note": f"{target} skips with max-cache-age 1 leave one feasible schedule; raise --max-cache-age "
                           "for a choice", "gate_keep_scores": np.round(scores, 4).tolist()}
@@ -226,7 +226,7 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
         if p > best_psnr:
             best, best_psnr = trial, p
             accepted += 1
-    schedule = Schedule(S, D, best.tolist(), "lazydit", cfg.max_cache_age, cfg.cfg_scale)
+    schedule = Schedule(S, D, best.tolist(), "lazydit", cfg.max_cache_age, cfg.cfg_scale, reuse=lazy.reuse)
     schedule.validate()
     report = {
         "target_laziness": cfg.laziness,

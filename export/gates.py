@@ -35,6 +35,7 @@ class GatesMeta:
     model_fingerprint: str = ""
     cfg_scale: float = 1.5
     max_cache_age: int = 1
+    reuse: str = "hold"
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -47,6 +48,7 @@ class GatesMeta:
             "model_fingerprint": self.model_fingerprint,
             "cfg_scale": repr(float(self.cfg_scale)),
             "max_cache_age": str(self.max_cache_age),
+            "reuse": self.reuse,
         }
 
     @classmethod
@@ -55,7 +57,7 @@ class GatesMeta:
             raise UserError(f"{path}: not a lazydit gates file (format {meta.get('format')!r}); "
                             "train gates with `lazydit train-gates`")
         try:
-            return cls(
+            m = cls(
                 num_steps=int(meta["num_steps"]),
                 timesteps=tuple(json.loads(meta["timesteps"])),
                 depth=int(meta["depth"]),
@@ -64,9 +66,14 @@ class GatesMeta:
                 model_fingerprint=meta.get("model_fingerprint", ""),
                 cfg_scale=float(meta.get("cfg_scale", 1.5)),
                 max_cache_age=int(meta.get("max_cache_age", 1)),
+                # Files written before forecasting existed were trained to hold the cache.
+                reuse=meta.get("reuse", "hold"),
             )
         except (KeyError, ValueError) as e:
             raise UserError(f"{path}: gates metadata is incomplete ({e}); retrain with `lazydit train-gates`") from None
+        if m.reuse not in ("hold", "forecast"):
+            raise UserError(f"{path}: unknown reuse mode {m.reuse!r} (hold or forecast); retrain with `lazydit train-gates`")
+        return m
 
 
 class LazyGates(nn.Module):

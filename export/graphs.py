@@ -8,7 +8,9 @@ update, so the device-side scheduler only moves tensors:
     outputs: x_next (B,C,H,W), then the cache slots it writes
 
 A cache slot holds one module's output before its adaLN gate, for the whole CFG batch: (B', N, hidden) with
-B' = 2B under guidance. Slot names are ``cache_{block}_{attn|mlp}``.
+B' = 2B under guidance. Slot names are ``cache_{block}_{attn|mlp}``. A schedule that forecasts (``reuse:
+forecast``) adds ``cache_{block}_{attn|mlp}_delta`` slots, the difference of a module's last two computed
+outputs, and its lazy graphs feed ``cache + r * delta`` with r baked in per step pattern.
 """
 from __future__ import annotations
 
@@ -23,31 +25,39 @@ from .model import DiT
 from .schedule import Schedule
 
 
-def slot_name(block: int, module: int) -> str:
-    return f"cache_{block}_{MODULES[module]}"
+def slot_name(block: int, module: int, delta: bool = False) -> str:
+    return f"cache_{block}_{MODULES[module]}" + ("_delta" if delta else "")
 
 
-def parse_slot(slot: str) -> tuple[int, int]:
-    """``cache_{block}_{attn|mlp}`` back to (block, module)."""
-    _, block, module = slot.split("_")
-    return int(block), MODULES.index(module)
+def parse_slot(slot: str) -> tuple[int, int, bool]:
+    """``cache_{block}_{attn|mlp}[_delta]`` back to (block, module, is_delta)."""
+    parts = slot.split("_")
+    return int(parts[1]), MODULES.index(parts[2]), len(parts) == 4 and parts[3] == "delta"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A distinct step pattern; ``skip``/``write`` are sorted (block, module) tuples."""
+    """A distinct step pattern; every tuple is sorted by (block, module).
+
+    ``skip``: modules that reuse; ``write``: computed modules whose output a later step reads;
+    ``forecast``: skipped modules that extrapolate, with their ratio r (``cache + r * delta``);
+    ``delta``: computed modules that also write ``new - old`` for a later forecast (so they read the old cache).
+    """
 
     name: str
     skip: tuple[tuple[int, int], ...]
     write: tuple[tuple[int, int], ...]
+    forecast: tuple[tuple[int, int, float], ...] = ()
+    delta: tuple[tuple[int, int], ...] = ()
 
     @property
     def reads(self) -> list[str]:
-        return [slot_name(b, m) for b, m in self.skip]
+        return ([slot_name(b, m) for b, m in self.skip] + [slot_name(b, m, True) for b, m, _ in self.forecast]
+                + [slot_name(b, m) for b, m in self.delta])
 
     @property
     def writes(self) -> list[str]:
-        return [slot_name(b, m) for b, m in self.write]
+        return [slot_name(b, m) for b, m in self.write] + [slot_name(b, m, True) for b, m in self.delta]
 
     @property
     def input_names(self) -> list[str]:
@@ -57,21 +67,58 @@ class Variant:
     def output_names(self) -> list[str]:
         return ["x_next", *[f"new_{s}" for s in self.writes]]
 
+    @property
+    def forecast_ratios(self) -> dict[str, float]:
+        """Per read delta slot, the ratio r the graph bakes in (the manifest records it)."""
+        return {slot_name(b, m, True): r for b, m, r in self.forecast}
+
     @classmethod
     def from_manifest(cls, v: dict) -> "Variant":
-        """The variant a manifest entry describes (its name and the slots it reads and writes)."""
-        return cls(v["name"], tuple(parse_slot(s) for s in v["reads"]), tuple(parse_slot(s) for s in v["writes"]))
+        """The variant a manifest entry describes (its name, the slots it reads and writes, its forecast ratios)."""
+        writes = [parse_slot(s) for s in v["writes"]]
+        delta = tuple((b, m) for b, m, d in writes if d)
+        write = tuple((b, m) for b, m, d in writes if not d)
+        skip = tuple((b, m) for b, m, d in (parse_slot(s) for s in v["reads"]) if not d and (b, m) not in delta)
+        forecast = tuple(sorted((*parse_slot(s)[:2], float(r)) for s, r in v.get("forecast", {}).items()))
+        return cls(v["name"], skip, write, forecast, delta)
 
 
-def step_patterns(schedule: Schedule) -> list[tuple[tuple, tuple]]:
-    """(skip, write) per step. A computed module writes its slot when the next step reuses it."""
+def step_patterns(schedule: Schedule) -> list[tuple[tuple, tuple, tuple, tuple]]:
+    """(skip, write, forecast, delta) per step, as :class:`Variant` holds them.
+
+    A computed module writes its slot when the next step reuses it, or, when forecasting, when its next
+    computation writes a delta (which needs this output as the old value). A skip forecasts when its module
+    has been computed at least twice; r = (t - t1) / (t1 - t2) over the timesteps of the last two computations.
+    """
     S, D = schedule.num_steps, schedule.depth
+    ts = schedule.timesteps
+    forecasting = schedule.reuse == "forecast"
+    computed = {(b, m): [i for i in range(S) if not schedule.skip[i][b][m]] for b in range(D) for m in range(2)}
+
+    def skips(i: int, b: int, m: int) -> bool:
+        return i < S and bool(schedule.skip[i][b][m])
+
+    def writes_delta(i: int, b: int, m: int) -> bool:
+        return forecasting and skips(i + 1, b, m) and any(j < i for j in computed[(b, m)])
+
     out = []
     for i in range(S):
-        skip = tuple((b, m) for b in range(D) for m in range(2) if schedule.skip[i][b][m])
-        write = tuple((b, m) for b in range(D) for m in range(2)
-                      if not schedule.skip[i][b][m] and i + 1 < S and schedule.skip[i + 1][b][m])
-        out.append((skip, write))
+        skip, write, forecast, delta = [], [], [], []
+        for b in range(D):
+            for m in range(2):
+                done = [j for j in computed[(b, m)] if j < i]
+                if schedule.skip[i][b][m]:
+                    skip.append((b, m))
+                    if forecasting and len(done) >= 2:
+                        t1, t2 = ts[done[-1]], ts[done[-2]]
+                        forecast.append((b, m, round((ts[i] - t1) / (t1 - t2), 9)))
+                    continue
+                later = [j for j in computed[(b, m)] if j > i]
+                if skips(i + 1, b, m) or (later and writes_delta(later[0], b, m)):
+                    write.append((b, m))
+                if writes_delta(i, b, m):
+                    delta.append((b, m))
+        out.append((tuple(skip), tuple(write), tuple(forecast), tuple(delta)))
     return out
 
 
@@ -79,13 +126,12 @@ def plan_variants(schedule: Schedule) -> tuple[list[Variant], list[str]]:
     """The distinct variants (first-use order) and the variant name of each step."""
     variants: dict[tuple, Variant] = {}
     per_step = []
-    for skip, write in step_patterns(schedule):
-        key = (skip, write)
+    for key in step_patterns(schedule):
         if key not in variants:
-            name = "dense" if not skip and not write else f"v{len(variants)}"
+            name = "dense" if not any(key) else f"v{len(variants)}"
             if name == "dense" and any(v.name == "dense" for v in variants.values()):
                 name = f"v{len(variants)}"
-            variants[key] = Variant(name, skip, write)
+            variants[key] = Variant(name, *key)
         per_step.append(variants[key].name)
     return list(variants.values()), per_step
 
@@ -100,8 +146,10 @@ class StepGraph(nn.Module):
         self.cfg_scale = float(cfg_scale)
         self.clip_denoised = bool(clip_denoised)
         self.skip = set(variant.skip)
-        self.read_index = {bm: i for i, bm in enumerate(variant.skip)}
+        self.read_index = {name: i for i, name in enumerate(variant.reads)}
+        self.ratio = {(b, m): r for b, m, r in variant.forecast}
         self.write_set = set(variant.write)
+        self.delta_set = set(variant.delta)
         H = dit.config.hidden_size
         dtype = next(dit.parameters()).dtype
         self.register_buffer("avg", torch.full((1, H), 1.0 / H, dtype=dtype), persistent=False)
@@ -145,7 +193,7 @@ class StepGraph(nn.Module):
         tokens = dit.x_embedder(xin) + dit.pos_embed
         # c as (B', 1, H) so that every modulation broadcasts over tokens without unsqueeze ops.
         c = (dit.t_embedder(tt) + dit.y_embedder.embedding_table(yin)).unsqueeze(1)
-        written = []
+        written = {}
         for b, block in enumerate(dit.blocks):
             mod = block.adaLN_modulation(c)
             # Static slices instead of chunk(): XNNPACK takes slices, not split_with_sizes.
@@ -154,12 +202,16 @@ class StepGraph(nn.Module):
                 shift, scale, gate = parts[3 * m], parts[3 * m + 1], parts[3 * m + 2]
                 module = block.attn if m == 0 else block.mlp
                 if (b, m) in self.skip:
-                    out = caches[self.read_index[(b, m)]]
+                    out = caches[self.read_index[slot_name(b, m)]]
+                    if (b, m) in self.ratio:
+                        out = out + self.ratio[(b, m)] * caches[self.read_index[slot_name(b, m, True)]]
                 else:
                     z = self._norm(tokens) * (1 + scale) + shift
                     out = module(z) if m == 0 else module.fc2(self._gelu_tanh(module.fc1(z)))
                     if (b, m) in self.write_set:
-                        written.append(out)
+                        written[slot_name(b, m)] = out
+                    if (b, m) in self.delta_set:
+                        written[slot_name(b, m, True)] = out - caches[self.read_index[slot_name(b, m)]]
                 tokens = tokens + gate * out
         fmod = dit.final_layer.adaLN_modulation(c)
         shift, scale = fmod[:, :, :H], fmod[:, :, H:]
@@ -174,7 +226,7 @@ class StepGraph(nn.Module):
             x0 = x0.clamp(-1.0, 1.0)
             eps = (k0 * x - x0) / k1
         x_next = k2 * x0 + k3 * eps
-        return (x_next, *written)
+        return (x_next, *(written[name] for name in self.variant.writes))
 
 
 def example_inputs(dit: DiT, variant: Variant, batch: int, cfg_scale: float, dtype: torch.dtype = torch.float32,
@@ -187,7 +239,7 @@ def example_inputs(dit: DiT, variant: Variant, batch: int, cfg_scale: float, dty
     t = torch.tensor([500.0], dtype=torch.float32)
     y = torch.arange(batch, dtype=torch.int32) % c.num_classes
     coef = torch.tensor([1.2, 0.6, 0.9, 0.4], dtype=dtype)
-    caches = tuple(torch.randn(bb, c.num_patches, c.hidden_size, generator=g).to(dtype) for _ in variant.skip)
+    caches = tuple(torch.randn(bb, c.num_patches, c.hidden_size, generator=g).to(dtype) for _ in variant.reads)
     return (x, t, y, coef, *caches)
 
 

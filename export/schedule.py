@@ -6,7 +6,9 @@ router) and ``manual`` (a hand-written file). Every source writes the same forma
 and benchmarks the same way.
 
 Rules every schedule obeys (checked on load): step 0 computes everything; a module is skipped only when its
-cached output is at most ``max_cache_age`` steps old.
+cached output is at most ``max_cache_age`` steps old. ``reuse`` says what a skip feeds the block: the cached
+output (``hold``, the paper) or its first-order forecast from the last two computed outputs (``forecast``, see
+:mod:`lazydit.export.lazy_dit`); files without the field hold.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class Schedule:
     max_cache_age: int = 1
     cfg_scale: float | None = None
     details: dict = field(default_factory=dict)
+    reuse: str = "hold"
 
     @property
     def timesteps(self) -> list[int]:
@@ -49,6 +52,8 @@ class Schedule:
 
     def validate(self, path: Path | str = "schedule") -> None:
         """Raise a one-line UserError if the schedule breaks a rule."""
+        if self.reuse not in ("hold", "forecast"):
+            raise UserError(f"{path}: unknown reuse {self.reuse!r}; write \"hold\" or \"forecast\"")
         if len(self.skip) != self.num_steps:
             raise UserError(f"{path}: {len(self.skip)} step masks for {self.num_steps} steps")
         for i, step in enumerate(self.skip):
@@ -95,6 +100,7 @@ class Schedule:
             "timesteps": self.timesteps,
             "depth": self.depth,
             "max_cache_age": self.max_cache_age,
+            "reuse": self.reuse,
             "laziness": round(self.laziness(), 6),
             "laziness_per_step": [round(v, 6) for v in self.laziness_per_step()],
             "skip": [[[bool(v) for v in m] for m in step] for step in self.skip],
@@ -127,7 +133,7 @@ def load_schedule(path: Path) -> Schedule:
     try:
         s = Schedule(num_steps=int(d["num_steps"]), depth=int(d["depth"]), skip=d["skip"],
                      source=str(d.get("source", "manual")), max_cache_age=int(d.get("max_cache_age", 1)),
-                     cfg_scale=d.get("cfg_scale"), details=d.get("details", {}))
+                     cfg_scale=d.get("cfg_scale"), details=d.get("details", {}), reuse=str(d.get("reuse", "hold")))
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"{path}: schedule is missing or has a bad field ({e})") from None
     try:

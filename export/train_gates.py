@@ -5,6 +5,9 @@ step i), then compare the dense model output at step i with the gated one (strai
 
     loss = MSE(dense guided eps, gated guided eps) + rho * mean over samples of sum of keep scores
 
+With ``reuse="forecast"`` a skip extrapolates from the last two computed outputs, so one more dense step fills
+the older one first: at step i-3 (i-2 for i = 2), the alternate-step pattern a 50% schedule settles into.
+
 Beyond the paper: every step has gates (not only alternate ones), the cache age is bounded at inference by
 ``max_cache_age``, and training states come by default from the model's own samples (data-free), so no
 dataset is needed. ``--target-laziness`` adapts rho during training instead of sweeping it by hand.
@@ -44,6 +47,7 @@ class GateTrainingConfig:
     rho: float = 1e-4
     target_laziness: float | None = None
     max_cache_age: int = 1
+    reuse: str = "hold"
     pool_size: int = 256
     seed: int = 0
     data_free: bool = True
@@ -108,12 +112,26 @@ class GateTrainer(nn.Module):
         c = self.lazy.config
         return out[:, : c.in_channels] if self.cfg.cfg_scale == 1.0 else guided_eps(out, c.in_channels, self.cfg.cfg_scale)
 
-    def forward(self, x_prev: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(distillation loss, keep scores (B', depth, 2), hard keep decisions) at sampling step ``step``."""
+    def older_step(self, step: int) -> int | None:
+        """The step whose output a forecast at ``step`` extrapolates from besides step - 1 (None: hold)."""
+        if self.lazy.reuse != "forecast" or step < 2:
+            return None
+        return step - 3 if step >= 3 else step - 2
+
+    def forward(self, x_prev: torch.Tensor, labels: torch.Tensor, step: int,
+                x_older: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(distillation loss, keep scores (B', depth, 2), hard keep decisions) at sampling step ``step``.
+
+        ``x_older``: the state before :meth:`older_step`, needed when forecasting."""
         c = self.lazy.config
         prev, cur = self.steps[step - 1], self.steps[step]
         state = LazyState(c.depth)
         with torch.no_grad():
+            older = self.older_step(step)
+            if older is not None:
+                xin, yin = cfg_batch(x_older, labels, c.num_classes, self.cfg.cfg_scale)
+                t = torch.full((xin.shape[0],), self.steps[older].timestep, dtype=torch.long)
+                self.lazy(xin, t, yin, older, state, mode="dense")
             xin, yin = cfg_batch(x_prev, labels, c.num_classes, self.cfg.cfg_scale)
             t = torch.full((xin.shape[0],), prev.timestep, dtype=torch.long)
             out = self.lazy(xin, t, yin, prev.index, state, mode="dense")
@@ -147,7 +165,7 @@ def train_gates(
         raise UserError(f"--steps {cfg.num_steps}: {e}") from None
     fp = fingerprint(dit)
     gates = LazyGates(cfg.num_steps, config.depth, config.hidden_size)
-    lazy = LazyDiT(dit, gates, cfg.max_cache_age)
+    lazy = LazyDiT(dit, gates, cfg.max_cache_age, reuse=cfg.reuse)
     for p in dit.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(gates.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -157,12 +175,13 @@ def train_gates(
     if resume and state_path.is_file():
         try:
             saved = torch.load(str(state_path), map_location="cpu", weights_only=True)
-            same = (int(saved["num_steps"]), str(saved["fingerprint"])) == (cfg.num_steps, fp)
+            same = (int(saved["num_steps"]), str(saved["fingerprint"]), str(saved.get("reuse", "hold"))) == (
+                cfg.num_steps, fp, cfg.reuse)
         except Exception:  # noqa: BLE001 - a damaged state file is reported, not resumed
             raise UserError(f"{state_path}: damaged training state; delete it or pass --restart") from None
         if not same:
             raise UserError(f"{state_path}: saved training is for {saved['num_steps']} steps of another "
-                            "model or step count; pass --restart or another --out")
+                            "model, step count or reuse mode; pass --restart or another --out")
         gates.load_state_tensors(saved["gates"])
         opt.load_state_dict(saved["optimizer"])
         rho, start = float(saved["rho"]), int(saved["iteration"])
@@ -197,7 +216,9 @@ def train_gates(
             dist.broadcast(st, 0)
             step = int(st)
         idx = torch.randint(0, pool.labels.shape[0], (local_batch,), generator=g)
-        mse, scores, keep = model(pool.x[step - 1, idx], pool.labels[idx], step)
+        older = trainer.older_step(step)
+        x_older = None if older is None else pool.x[older, idx]
+        mse, scores, keep = model(pool.x[step - 1, idx], pool.labels[idx], step, x_older)
         keep_sum = scores.sum(dim=(1, 2)).mean()
         loss = mse + rho * keep_sum
         opt.zero_grad(set_to_none=True)
@@ -211,7 +232,7 @@ def train_gates(
         history.append({"iteration": it, "step": step, "mse": mse.item(), "laziness": lazy_frac, "rho": rho})
         bar.set_postfix(mse=f"{mse.item():.2e}", lazy=f"{ema_lazy:.2f}", rho=f"{rho:.1e}")
         if rank == 0 and cfg.checkpoint_every and (it + 1) % cfg.checkpoint_every == 0 and it + 1 < cfg.iterations:
-            _save_training_state(state_path, gates, opt, rho, it + 1, cfg.num_steps, fp)
+            _save_training_state(state_path, gates, opt, rho, it + 1, cfg.num_steps, fp, cfg.reuse)
 
     meta = GatesMeta(
         num_steps=cfg.num_steps,
@@ -222,6 +243,7 @@ def train_gates(
         model_fingerprint=fp,
         cfg_scale=cfg.cfg_scale,
         max_cache_age=cfg.max_cache_age,
+        reuse=cfg.reuse,
     )
     report = {"history": history, "final_rho": rho, "modules": n_modules}
     if rank == 0:
@@ -232,10 +254,10 @@ def train_gates(
 
 
 def _save_training_state(path: Path, gates: LazyGates, opt, rho: float, iteration: int, num_steps: int,
-                         fp: str) -> None:
+                         fp: str, reuse: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"gates": gates.state_tensors(), "optimizer": opt.state_dict(), "rho": rho, "iteration": iteration,
-                "num_steps": num_steps, "fingerprint": fp}, str(tmp))
+                "num_steps": num_steps, "fingerprint": fp, "reuse": reuse}, str(tmp))
     tmp.replace(path)
 
 

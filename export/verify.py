@@ -72,7 +72,8 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
         labels = list(range(m["batch"]))
         labels = [c % m["classes"]["count"] for c in labels]
         result = Scheduler(bundle, backend).run(labels, noise=noise)
-        eager = ddim_sample(LazyDiT(ref_model, max_cache_age=schedule.max_cache_age), torch.tensor(labels),
+        eager = ddim_sample(LazyDiT(ref_model, max_cache_age=schedule.max_cache_age, reuse=schedule.reuse),
+                            torch.tensor(labels),
                             torch.from_numpy(noise).to(dtype), schedule.num_steps, m["guidance_scale"], mode="static",
                             skip_masks=torch.tensor(schedule.skip, dtype=torch.bool),
                             clip_denoised=m.get("clip_denoised", False)).images

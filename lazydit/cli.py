@@ -78,7 +78,7 @@ def cmd_train_gates(args) -> None:
     cfg = GateTrainingConfig(
         num_steps=args.steps, cfg_scale=args.cfg_scale if args.cfg_scale is not None else sd["cfg_scale"],
         clip_denoised=sd["clip_denoised"], iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-        rho=args.rho, target_laziness=args.target_laziness, max_cache_age=args.max_cache_age,
+        rho=args.rho, target_laziness=args.target_laziness, max_cache_age=args.max_cache_age, reuse=args.reuse,
         pool_size=args.pool_size, seed=args.seed, data_free=args.dataset is None,
     )
     data = None
@@ -90,7 +90,7 @@ def cmd_train_gates(args) -> None:
     gates, meta, report = train_gates(dit, cfg, args.out, data=data, resume=not args.restart)
     rank = torch.distributed.get_rank() if distributed else 0
     if rank == 0:
-        per_step = laziness_report(LazyDiT(dit, gates, cfg.max_cache_age), cfg.num_steps, cfg.cfg_scale,
+        per_step = laziness_report(LazyDiT(dit, gates, cfg.max_cache_age, cfg.reuse), cfg.num_steps, cfg.cfg_scale,
                                    cfg.clip_denoised)
         print("per-step laziness (dynamic gates, 32 samples):")
         print("  " + " ".join(f"{v:.2f}" for v in per_step.tolist()))
@@ -133,6 +133,9 @@ def make_schedule(args, dit):
         sched.check_model(dit.config, src)
         if args.steps and args.steps != sched.num_steps and args.steps_given:
             raise UserError(f"{src}: schedule has {sched.num_steps} steps, --steps says {args.steps}")
+        if args.reuse and args.reuse != sched.reuse:
+            raise UserError(f"{src}: schedule reuses by {sched.reuse}, --reuse says {args.reuse}; "
+                            "drop --reuse or calibrate a schedule for it")
         return sched, None
     if src == "lazydit":
         from .export.calibrate import CalibrationConfig, calibrate
@@ -143,8 +146,10 @@ def make_schedule(args, dit):
         cfg = CalibrationConfig(num_steps=args.steps, laziness=args.laziness, max_cache_age=args.max_cache_age,
                                 cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"],
                                 seeds_per_class=args.calibration_seeds, search_evaluations=args.search)
-        return calibrate(LazyDiT(dit, gates, args.max_cache_age), cfg)
-    return schedule_from_source(src, dit.config, args.steps), None
+        return calibrate(LazyDiT(dit, gates, args.max_cache_age, args.reuse or meta.reuse), cfg)
+    sched = schedule_from_source(src, dit.config, args.steps)
+    sched.reuse = args.reuse or "hold"
+    return sched, None
 
 
 def cmd_calibrate(args) -> None:
@@ -176,6 +181,9 @@ def _add_schedule_args(p: argparse.ArgumentParser, default_schedule: str = "lazy
                    help="lazydit (calibrate from the gates), ddim (dense), interval:K, or a schedule .json file")
     p.add_argument("--laziness", type=float, default=0.5, help="share of attn/MLP module evaluations to skip")
     p.add_argument("--max-cache-age", type=int, default=1, help="reuse a cached output for at most this many steps")
+    p.add_argument("--reuse", choices=("hold", "forecast"), default=None,
+                   help="what a skip feeds the block: the cached output (hold, the paper) or its forecast from the last "
+                        "two computed outputs (default: the gates' mode for lazydit, hold for interval:K)")
     p.add_argument("--calibration-seeds", type=int, default=4, help="seeds per class for the gate statistics")
     p.add_argument("--search", type=int, default=40, help="end-to-end evaluations of the local search")
 
@@ -450,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-laziness", type=float, default=None,
                    help="adapt rho during training until this share of modules is lazy (e.g. 0.5)")
     p.add_argument("--max-cache-age", type=int, default=1, help="a cached output is reused for at most this many steps")
+    p.add_argument("--reuse", choices=("hold", "forecast"), default="forecast",
+                   help="what a skip feeds the block: the first-order forecast from the last two computed outputs "
+                        "(default) or the cached output as it is (hold, the paper)")
     p.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's)")
     p.add_argument("--pool-size", type=int, default=256, help="training states sampled from the model (data-free)")
     p.add_argument("--dataset", default=None, help="train on diffused real data instead (fashion-mnist, mnist)")

@@ -51,6 +51,28 @@ def test_unknown_configuration_is_a_user_error(tiny_eval):
         ev.parse_method("fast:3", dit)
 
 
+def test_reuse_comes_from_the_gates_or_schedule_unless_a_spec_says_otherwise(tiny_eval, tmp_path):
+    from lazydit.errors import UserError
+    from lazydit.export.gates import GatesMeta, LazyGates, save_gates
+
+    dit, _ = tiny_eval
+    c = dit.config
+    assert ev.parse_method("interval:4:2", dit).reuse == "hold"
+    assert ev.parse_method("interval:4:2@forecast", dit).reuse == "forecast"
+    path = tmp_path / "g.safetensors"
+    save_gates(path, LazyGates(4, c.depth, c.hidden_size),
+               GatesMeta(4, (750, 500, 250, 0), c.depth, c.hidden_size, c.num_patches, reuse="forecast"))
+    assert ev.parse_method(f"lazy:4:{path}", dit).reuse == "forecast"
+    assert ev.parse_method(f"lazy:4:{path}@hold", dit).reuse == "hold"
+    with pytest.raises(UserError, match="@hold or @forecast"):
+        ev.parse_method("ddim:4@forecast", dit)
+    # The two reuse modes are different samples, cached apart.
+    hold, _, _ = ev.generate(dit, ev.parse_method("interval:4:2", dit), 3, 0, 1.5, True)
+    fc, _, _ = ev.generate(dit, ev.parse_method("interval:4:2@forecast", dit), 3, 0, 1.5, True)
+    assert not np.array_equal(hold, fc)  # this toy saturates to +-1 (fp16 cache), so only just
+    assert len(list(ev.CACHE_DIR.glob("samples-*"))) == 2
+
+
 def test_a_larger_run_extends_the_cached_prefix(tiny_eval):
     dit, _ = tiny_eval
     m = ev.parse_method("ddim:2", dit)

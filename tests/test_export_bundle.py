@@ -32,9 +32,10 @@ from lazydit.export.schedule import Schedule, dense_schedule, interval_schedule
 
 STEPS = 10
 BUNDLES = {
-    # name: (--schedule, --targets)
-    "interval": ("interval:2", "executorch,onnx,coreml,torch"),
-    "dense": ("ddim", "executorch,onnx"),
+    # name: (--schedule, --targets, more arguments)
+    "interval": ("interval:2", "executorch,onnx,coreml,torch", ()),
+    "dense": ("ddim", "executorch,onnx", ()),
+    "forecast": ("interval:2", "executorch,onnx,coreml", ("--reuse", "forecast")),
 }
 
 
@@ -68,14 +69,14 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     out = base / name
     if (out / "manifest.json").is_file():
         return out
-    schedule, targets = BUNDLES[name]
+    schedule, targets, more = BUNDLES[name]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # two busy cores: one intra-op thread is much faster for a tiny model
     stdout = io.StringIO()
     try:
         with contextlib.redirect_stdout(stdout):
             rc = cli.main(["export", "--checkpoint", str(tiny_checkpoint(base)), "--schedule", schedule,
-                           "--steps", str(STEPS), "--targets", targets, "--out", str(out)])
+                           "--steps", str(STEPS), "--targets", targets, "--out", str(out), *more])
     finally:
         torch.set_num_threads(threads)
     assert rc == 0, f"export of the {name} bundle failed"
@@ -91,6 +92,11 @@ def interval_bundle(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def dense_bundle(tmp_path_factory) -> Path:
     return tiny_bundle(tmp_path_factory, "dense")
+
+
+@pytest.fixture(scope="session")
+def forecast_bundle(tmp_path_factory) -> Path:
+    return tiny_bundle(tmp_path_factory, "forecast")
 
 
 @pytest.fixture(scope="session")
@@ -157,36 +163,71 @@ def test_dense_schedule_is_one_variant():
     assert per_step == ["dense"] * 10
 
 
+def test_forecast_adds_delta_slots_and_bakes_the_ratio():
+    sched = interval_schedule(10, 2, 2)
+    sched.reuse = "forecast"
+    variants, per_step = plan_variants(sched)
+    # step 0 fills the caches, step 1 holds (one output only), step 2 also writes deltas, step 3 forecasts.
+    assert [v.name for v in variants] == ["v0", "v1", "v2", "v3"]
+    assert per_step == ["v0", "v1"] + ["v2", "v3"] * 4
+    v0, v1, v2, v3 = variants
+    assert (v0.write, v0.delta, v1.skip, v1.forecast) == (ALL, (), ALL, ())
+    assert v2.reads == ["cache_0_attn", "cache_0_mlp", "cache_1_attn", "cache_1_mlp"]  # the old outputs
+    assert v2.writes == v2.reads + [f"{s}_delta" for s in v2.reads]
+    # interval:2 over evenly spaced timesteps: forecast half a computation interval ahead.
+    assert v3.forecast == tuple((b, m, 0.5) for b, m in ALL)
+    assert v3.reads == v2.writes and v3.writes == []
+    assert v3.forecast_ratios == {f"{s}_delta": 0.5 for s in v2.reads}
+
+
+@pytest.mark.parametrize("reuse", ["hold", "forecast"])
 @pytest.mark.parametrize("seed", range(25))
-def test_reads_and_writes_hand_every_cache_from_its_compute_to_its_reuse(seed):
+def test_reads_and_writes_hand_every_cache_from_its_compute_to_its_reuse(seed, reuse):
     rng = np.random.default_rng(seed)
     S, D, age = int(rng.integers(2, 12)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
     target = int(rng.integers(0, max_skips(S, D, age) + 1))
     skip = greedy_schedule(rng.random((S, D, 2)), target, age)
-    sched = Schedule(S, D, skip.tolist(), max_cache_age=age)
+    sched = Schedule(S, D, skip.tolist(), max_cache_age=age, reuse=reuse)
+    ts = sched.timesteps
     variants, per_step = plan_variants(sched)
     by_name = {v.name: v for v in variants}
     assert len(by_name) == len(variants), "variant names must be unique"
-    assert len({(v.skip, v.write) for v in variants}) == len(variants), "identical patterns must share a variant"
-    assert [(by_name[n].skip, by_name[n].write) for n in per_step] == step_patterns(sched)
+    key = lambda v: (v.skip, v.write, v.forecast, v.delta)  # noqa: E731
+    assert len({key(v) for v in variants}) == len(variants), "identical patterns must share a variant"
+    assert [key(by_name[n]) for n in per_step] == step_patterns(sched)
 
-    holder: dict[str, int] = {}  # slot -> step that last wrote it
-    last_compute: dict[tuple[int, int], int] = {}
+    # Replay the slots symbolically: a cache slot holds the step whose output it is, a delta slot the pair.
+    holder: dict[str, object] = {}
+    computes: dict[tuple[int, int], list[int]] = {(b, m): [] for b in range(D) for m in range(2)}
     for i, name in enumerate(per_step):
         v = by_name[name]
-        skipped = {(b, m) for b in range(D) for m in range(2) if skip[i, b, m]}
-        assert set(v.skip) == skipped
+        assert set(v.skip) == {(b, m) for b in range(D) for m in range(2) if skip[i, b, m]}
+        ratios = {(b, m): r for b, m, r in v.forecast}
         for b, m in v.skip:  # a read sees the output of the module's latest compute
-            assert holder[slot_name(b, m)] == last_compute[(b, m)]
+            done = computes[(b, m)]
+            assert holder[slot_name(b, m)] == done[-1]
+            if reuse == "forecast" and len(done) >= 2:
+                assert holder[slot_name(b, m, True)] == (done[-1], done[-2])
+                assert ratios[(b, m)] == pytest.approx((ts[i] - ts[done[-1]]) / (ts[done[-1]] - ts[done[-2]]))
+            else:
+                assert (b, m) not in ratios
+        for b, m in v.delta:  # a delta is new minus old: the old output must still be in the slot
+            assert holder[slot_name(b, m)] == computes[(b, m)][-1]
         for b in range(D):
             for m in range(2):
-                writes = (b, m) in v.write
-                # A computed module writes its slot iff the next step skips it.
-                assert writes == (not skip[i, b, m] and i + 1 < S and bool(skip[i + 1, b, m]))
+                nxt = i + 1 < S and bool(skip[i + 1, b, m])
                 if not skip[i, b, m]:
-                    last_compute[(b, m)] = i
-                if writes:
-                    holder[slot_name(b, m)] = i
+                    if reuse == "hold":  # a computed module writes its slot iff the next step skips it
+                        assert ((b, m) in v.write) == nxt
+                    assert ((b, m) in v.delta) == (reuse == "forecast" and nxt and bool(computes[(b, m)]))
+        for b, m in v.delta:
+            holder[slot_name(b, m, True)] = (i, computes[(b, m)][-1])
+        for b, m in v.write:
+            holder[slot_name(b, m)] = i
+        for b in range(D):
+            for m in range(2):
+                if not skip[i, b, m]:
+                    computes[(b, m)].append(i)
 
 
 # --- the bundle -----------------------------------------------------------------------------------------------
@@ -294,6 +335,35 @@ def test_verification_report_is_within_tolerance(tmp_path_factory, name):
         assert len(errs) == n_variants
         assert all(0 <= e <= 1e-4 for e in errs.values()), (backend, errs)
         assert 0 <= report["trajectory"][backend] <= 1e-3
+
+
+def test_forecast_bundle_runs_its_forecast_on_every_backend(forecast_bundle, interval_bundle, tiny_ckpt):
+    import jsonschema
+
+    from lazydit.export.graphs import Variant
+    from lazydit.runtime.bundle import SCHEMA_PATH
+
+    m = _manifest(forecast_bundle)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(m)
+    assert m["schedule"]["reuse"] == "forecast" and _manifest(interval_bundle)["schedule"]["reuse"] == "hold"
+    assert m["slots"] == [f"cache_{b}_{k}{d}" for b in range(2) for k in ("attn", "mlp") for d in ("", "_delta")]
+    sched = interval_schedule(STEPS, load_dit(tiny_ckpt).config.depth, 2)
+    sched.reuse = "forecast"
+    variants, per_step = plan_variants(sched)
+    assert [Variant.from_manifest(v) for v in m["variants"]] == variants
+    assert [s["variant"] for s in m["steps"]] == per_step
+    assert m["variants"][3]["forecast"] == {f"cache_{b}_{k}_delta": 0.5 for b in range(2) for k in ("attn", "mlp")}
+    assert set(m["targets"]["coreml"]["functions"]) == {"v0", "v1", "v2", "v3"}
+    # The exporter compared every graph and the whole trajectory with eager forecasting sampling.
+    report = json.loads((forecast_bundle / "verification.json").read_text())
+    assert set(report["trajectory"]) == {"executorch", "onnxruntime"}
+    assert all(0 <= e <= 1e-4 for errs in report["variants"].values() for e in errs.values()), report
+    assert all(0 <= e <= 1e-3 for e in report["trajectory"].values()), report
+    # Same noise, same skips: the forecast changes the image (most of this toy's pixels clip to +-1, so the
+    # change is small, but 100x above the runtimes' float error).
+    a = np.fromfile(forecast_bundle / "golden" / "final.bin", dtype="<f4")
+    b = np.fromfile(interval_bundle / "golden" / "final.bin", dtype="<f4")
+    assert np.abs(a - b).max() > 1e-5
 
 
 # --- weights stored once --------------------------------------------------------------------------------------

@@ -90,6 +90,74 @@ def test_skip_reuses_cache_before_adaln_gate(pixel_dit):
 
 
 @torch.no_grad()
+def test_forecast_extrapolates_the_last_two_computed_outputs(pixel_dit):
+    dit = pixel_dit
+    lazy = LazyDiT(dit, reuse="forecast")
+    g = torch.Generator().manual_seed(3)
+    y = torch.tensor([0, 1])
+    xs = [torch.randn(2, 1, 16, 16, generator=g) for _ in range(4)]
+    ts = [torch.full((2,), v) for v in (900, 800, 650, 600)]
+    state = LazyState(dit.config.depth)
+    lazy(xs[0], ts[0], y, 0, state, mode="dense")
+    f0 = state.cache[(0, "attn")].clone()
+    mask = torch.zeros(dit.config.depth, 2, dtype=torch.bool)
+    mask[0, 0] = True
+    # One computed output so far: a forecast has nothing to extrapolate from and holds it.
+    held = lazy(xs[1], ts[1], y, 1, state.clone(), mode="static", skip_mask=mask)
+    assert torch.equal(held, LazyDiT(dit)(xs[1], ts[1], y, 1, state.clone(), mode="static", skip_mask=mask))
+
+    lazy(xs[1], ts[1], y, 1, state, mode="dense")
+    f1 = state.cache[(0, "attn")].clone()
+    assert torch.equal(state.prev[(0, "attn")], f0)
+    assert state.t_cache[(0, "attn")].tolist() == [800, 800] and state.t_prev[(0, "attn")].tolist() == [900, 900]
+    before = state.clone()
+    out = lazy(xs[2], ts[2], y, 2, state, mode="static", skip_mask=mask)
+
+    # By hand: x + gate_msa(step 2) * (F1 + r (F1 - F0)), r = (650 - 800) / (800 - 900) = 1.5.
+    forecast = f1 + 1.5 * (f1 - f0)
+    tokens, c = dit.embed(xs[2], ts[2], y)
+    b0 = dit.blocks[0]
+    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = b0.modulation(c)
+    tokens = tokens + gate_msa.unsqueeze(1) * forecast
+    tokens = tokens + gate_mlp.unsqueeze(1) * b0.mlp(modulate(b0.norm2(tokens), shift_mlp, scale_mlp))
+    for block in dit.blocks[1:]:
+        tokens = block(tokens, c)
+    torch.testing.assert_close(out, dit.head(tokens, c), rtol=0, atol=1e-5)
+    held = LazyDiT(dit)(xs[2], ts[2], y, 2, before, mode="static", skip_mask=mask)
+    assert (out - held).abs().max() > 1e-3  # the forecast is not the held output
+    # A skip leaves the computed outputs and their timesteps alone, so the next forecast uses them again.
+    assert torch.equal(state.cache[(0, "attn")], f1) and torch.equal(state.prev[(0, "attn")], f0)
+    assert state.t_cache[(0, "attn")].tolist() == [800, 800]
+
+
+@torch.no_grad()
+def test_dynamic_forecast_tracks_each_samples_own_computations(pixel_dit):
+    """Sample 0 computes at every step, sample 1 skips whenever it may: their forecasts use their own history."""
+    dit = pixel_dit
+    D = dit.config.depth
+    gates = PerSampleGates(4, D, dit.config.hidden_size, keep=(0,))
+    lazy = LazyDiT(dit, gates, max_cache_age=1, reuse="forecast")
+    labels = torch.tensor([0, 1])
+    noise = initial_noise(2, dit.config, 5)
+    res = ddim_sample(lazy, labels, noise, 4, cfg_scale=1.0, mode="dynamic", keep_trajectory=True)
+    kept = torch.stack(res.state.decisions)[:, :, 0, 0].tolist()
+    assert kept == [[True, True], [True, False], [True, True], [True, False]]
+    # Sample 1 alone, with the same steps as a static schedule, gives the same image (per-sample state).
+    mask = torch.zeros(4, D, 2, dtype=torch.bool)
+    mask[1] = mask[3] = True
+    alone = ddim_sample(LazyDiT(dit, reuse="forecast"), labels[1:], noise[1:], 4, cfg_scale=1.0, mode="static",
+                        skip_masks=mask)
+    torch.testing.assert_close(res.images[1:], alone.images, rtol=0, atol=1e-5)
+    held = ddim_sample(LazyDiT(dit), labels[1:], noise[1:], 4, cfg_scale=1.0, mode="static", skip_masks=mask)
+    assert (alone.images - held.images).abs().max() > 1e-4
+
+
+def test_unknown_reuse_mode_is_refused(pixel_dit):
+    with pytest.raises(ValueError, match="unknown reuse mode"):
+        LazyDiT(pixel_dit, reuse="taylor")
+
+
+@torch.no_grad()
 @pytest.mark.parametrize("fixture", ["pixel_dit", "latent_dit"])
 def test_zero_gates_compute_everything(fixture, request):
     dit = request.getfixturevalue(fixture)

@@ -176,6 +176,24 @@ def test_save_load_round_trip(tmp_path, pixel_config):
     back = load_schedule(path)
     assert (back.num_steps, back.depth, back.skip, back.source, back.max_cache_age, back.cfg_scale, back.details) == (
         s.num_steps, s.depth, s.skip, s.source, s.max_cache_age, s.cfg_scale, s.details)
+    assert d["reuse"] == back.reuse == "hold"
+
+
+def test_reuse_round_trips_and_defaults_to_hold(tmp_path):
+    s = interval_schedule(10, 2, 2)
+    s.reuse = "forecast"
+    p = tmp_path / "s.json"
+    s.save(p)
+    assert load_schedule(p).reuse == "forecast"
+    d = json.loads(p.read_text())
+    del d["reuse"]  # a file written before forecasting existed
+    _write(p, d)
+    assert load_schedule(p).reuse == "hold"
+    d["reuse"] = "taylor"
+    _write(p, d)
+    with pytest.raises(UserError) as e:
+        load_schedule(p)
+    assert _one_line(e) == f'{p}: unknown reuse \'taylor\'; write "hold" or "forecast"'
 
 
 def test_load_missing_file(tmp_path):

@@ -97,9 +97,31 @@ def test_saved_gates_file_and_metadata(pixel_dit, tmp_path):
     assert lmeta.num_steps == STEPS and lmeta.timesteps == tuple(ddim_timesteps(STEPS))
     assert (lmeta.depth, lmeta.hidden_size, lmeta.num_patches) == (2, 32, 16)
     assert lmeta.model_fingerprint == fingerprint(pixel_dit)
-    assert (lmeta.cfg_scale, lmeta.max_cache_age) == (2.0, 2)
+    assert (lmeta.cfg_scale, lmeta.max_cache_age, lmeta.reuse) == (2.0, 2, "hold")
     assert torch.equal(loaded.attn.weight, gates.attn.weight.detach())
     assert torch.equal(loaded.mlp.weight, gates.mlp.weight.detach())
+
+
+def test_forecast_gates_train_against_the_forecast_and_say_so(costly_dit, tmp_path, monkeypatch):
+    """Forecasting gates see the forecast in training: one more dense step fills the older output first."""
+    seen = []
+    forward = tg.GateTrainer.forward
+
+    def spy(self, x_prev, labels, step, x_older=None):
+        seen.append((step, self.older_step(step), x_older is not None))
+        return forward(self, x_prev, labels, step, x_older)
+
+    monkeypatch.setattr(tg.GateTrainer, "forward", spy)
+    out = tmp_path / "g.safetensors"
+    gates, meta, report = train_gates(costly_dit, _cfg(rho=1e-3, reuse="forecast", iterations=120), out,
+                                      progress=False)
+    assert load_gates(out)[1].reuse == meta.reuse == "forecast"
+    for step, older, given in seen:
+        assert older == (None if step < 2 else step - 2 if step == 2 else step - 3) and given == (older is not None)
+    assert {s for s, _, _ in seen} >= {1, 2, 3}
+    assert sum(h["laziness"] for h in report["history"][-30:]) / 30 > 0.3
+    lazy = _module_laziness(costly_dit, gates)
+    assert lazy.max() > 0.2  # the gates learned to skip with their forecasts
 
 
 def test_training_resumes_from_its_state_file(pixel_dit, tmp_path, monkeypatch):

@@ -40,7 +40,7 @@ public enum ManifestValidator {
         if m.variants.isEmpty || m.steps.isEmpty { throw fail("needs at least one variant and one step") }
         if Set(m.slots).count != m.slots.count { throw fail("slots are listed twice") }
         for slot in m.slots where !isSlotName(slot) {
-            throw fail("invalid manifest at slots: \(slot) is not of the form cache_<block>_attn or cache_<block>_mlp")
+            throw fail("invalid manifest at slots: \(slot) is not of the form cache_<block>_<attn|mlp>[_delta]")
         }
         for (rel, entry) in m.files {
             if !isSHA256Hex(entry.sha256) { throw fail("invalid manifest at files/\(rel)/sha256: not 64 lower-case hex digits") }
@@ -94,8 +94,9 @@ public enum ManifestValidator {
     }
 
     static func isSlotName(_ s: String) -> Bool {
+        // ^cache_[0-9]+_(attn|mlp)(_delta)?$: a module's cached output, or the difference a forecast extrapolates by.
         let parts = s.split(separator: "_", omittingEmptySubsequences: false)
-        return parts.count == 3 && parts[0] == "cache" && !parts[1].isEmpty
+        return (parts.count == 3 || (parts.count == 4 && parts[3] == "delta")) && parts[0] == "cache" && !parts[1].isEmpty
             && parts[1].allSatisfy { "0123456789".contains($0) } && (parts[2] == "attn" || parts[2] == "mlp")
     }
 

@@ -123,14 +123,14 @@ DType parse_dtype(const Reader& r, const json& v, const std::string& where) {
 }
 
 bool is_slot_name(const std::string& s) {
-  // ^cache_[0-9]+_(attn|mlp)$ without <regex>, which is large and slow to compile on small toolchains.
+  // ^cache_[0-9]+_(attn|mlp)(_delta)?$ without <regex>, which is large and slow to compile on small toolchains.
   const std::string prefix = "cache_";
   if (s.compare(0, prefix.size(), prefix) != 0) return false;
   size_t i = prefix.size(), digits = 0;
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
   if (digits == 0 || i >= s.size() || s[i] != '_') return false;
   const std::string kind = s.substr(i + 1);
-  return kind == "attn" || kind == "mlp";
+  return kind == "attn" || kind == "mlp" || kind == "attn_delta" || kind == "mlp_delta";
 }
 
 bool is_hex64(const std::string& s) {

@@ -25,7 +25,7 @@ final class ManifestParser {
         "schedule", "tensors", "slots", "variants", "steps", "targets", "files", "exporter",
     };
     private static final String[] REQUIRED_TENSORS = {"x", "t", "y", "coef", "x_next", "cache"};
-    private static final Pattern SLOT = Pattern.compile("cache_[0-9]+_(attn|mlp)");
+    private static final Pattern SLOT = Pattern.compile("cache_[0-9]+_(attn|mlp)(_delta)?");
     private static final Pattern VARIANT = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
@@ -172,7 +172,7 @@ final class ManifestParser {
         List<String> slots = f.strings(m, "", "slots");
         for (int i = 0; i < slots.size(); i++) {
             if (!SLOT.matcher(slots.get(i)).matches()) {
-                throw f.error("slots/" + i, "'" + slots.get(i) + "' does not match '^cache_[0-9]+_(attn|mlp)$'");
+                throw f.error("slots/" + i, "'" + slots.get(i) + "' does not match '^cache_[0-9]+_(attn|mlp)(_delta)?$'");
             }
             if (slots.indexOf(slots.get(i)) != i) {
                 throw f.error("slots", "has non-unique elements");
