@@ -47,7 +47,8 @@ class BenchBundle:
         m = self.manifest
         n = len(m["steps"])
         lazy = m["schedule"].get("laziness", 0.0)
-        return f"LazyDiT-{n} @{lazy:.0%}" if lazy > 0 else f"DDIM-{n}"
+        how = " forecast" if m["schedule"].get("reuse") == "forecast" else ""
+        return f"LazyDiT-{n} @{lazy:.0%}{how}" if lazy > 0 else f"DDIM-{n}"
 
 
 def half_steps(steps: int, laziness: float) -> int:
@@ -115,6 +116,8 @@ def build_bundle_set(dit, lazy_sched, targets: tuple[str, ...], bundle_dir: Path
     out = []
     for role, sched in plan:
         name = f"{tag}-{'lazy' if role == 'lazy' else 'ddim'}-{sched.num_steps}"
+        if sched.reuse != "hold":
+            name += f"-{sched.reuse}"
         path = bundle_dir / name
         if not force and _reusable(path, fp, sched, targets):
             out.append(BenchBundle(role, path))
@@ -137,7 +140,7 @@ def _reusable(path: Path, fp: str, sched, targets) -> bool:
     except (OSError, ValueError):
         return False
     return (m["model"].get("fingerprint") == fp and saved.get("skip") == sched.to_json()["skip"]
-            and all(t in m["targets"] for t in targets))
+            and saved.get("reuse", "hold") == sched.reuse and all(t in m["targets"] for t in targets))
 
 
 def bundles_from_paths(paths: list[Path]) -> list[BenchBundle]:

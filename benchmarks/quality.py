@@ -3,10 +3,15 @@
 Quality comes from :func:`lazydit.benchmarks.evaluate.evaluate` (classifier FID with bootstrap error bars,
 optionally Inception FID, class accuracy, paired PSNR/SSIM against dense DDIM-50 from the same noise).
 Latency is measured in the same run on ExecuTorch: one bundle per distinct step graph (DDIM's dense step, the
-lazy schedules' full step that fills the caches, their all-cached step), each graph's median step time from
+lazy schedules' full step that fills the caches, their all-cached step; for forecasting schedules the full step
+that also writes deltas and the all-cached step that forecasts), each graph's median step time from
 interleaved runs, and a configuration's latency is the sum over its steps of its graphs' medians. Every
 static configuration therefore has a measured latency; the dynamic (per-sample) gates cannot run as one static
 graph, so they appear on the MACs panel only.
+
+LazyDiT comes twice: with the paper's reuse (``hold``: a skip feeds the cached output) and with ``forecast``
+(a skip feeds the first-order extrapolation of the module's last two outputs). The calibrated 20-step schedule is
+not listed separately: at 50% with caches at most one step old it is ``interval:20:2``.
 """
 from __future__ import annotations
 
@@ -18,60 +23,70 @@ import numpy as np
 from lazydit.errors import UserError
 
 DEFAULT_DDIM = (5, 7, 10, 14, 20, 25)
-DEFAULT_LAZY = ("interval:10:2", "interval:14:2", "interval:20:2", "interval:40:2", "interval:30:3",
-                "schedule:{schedule20}", "lazy:20", "lazy:50")
+_INTERVALS = ("interval:10:2", "interval:14:2", "interval:20:2", "interval:40:2", "interval:30:3")
+DEFAULT_LAZY = (*_INTERVALS, *(f"{s}@forecast" for s in _INTERVALS),
+                "lazy:20:{gates20_hold}", "lazy:50:{gates50_hold}", "lazy:20", "lazy:50")
 QUICK_DDIM = (5, 10, 20)
-QUICK_LAZY = ("interval:10:2", "interval:20:2")
+QUICK_LAZY = ("interval:10:2", "interval:20:2", "interval:10:2@forecast", "interval:20:2@forecast")
 
 
 def config_specs(ddim_steps, lazy_specs) -> list[str]:
+    """DDIM and LazyDiT specs; ``{schedule20}``, ``{gates20_hold}``... name committed files (left out if absent)."""
     from lazydit import defaults
 
+    files = {"schedule20": defaults.default_schedule(20), "gates20_hold": defaults.default_gates(20, "hold"),
+             "gates50_hold": defaults.default_gates(50, "hold")}
     out = [f"ddim:{n}" for n in ddim_steps]
     for s in lazy_specs:
-        s = s.format(schedule20=defaults.default_schedule(20))
-        if s.startswith("schedule:") and not Path(s.split(":", 1)[1]).is_file():
+        named = [k for k in files if "{" + k + "}" in s]
+        if any(not files[k].is_file() for k in named):
             continue
-        out.append(s)
+        out.append(s.format(**files))
     return out
 
 
 def measure_step_graphs(model, bundle_dir: Path, backend: str, runner: Path | None, repeat: int,
                         threads: int, tag: str = "quality") -> dict:
-    """Median step time of each kind of step graph, from a LazyDiT-20 interval:2 / DDIM-20 / DDIM-10 set."""
+    """Median step time of each kind of step graph, from a LazyDiT-20 interval:2 / DDIM-20 / DDIM-10 set and
+    the same LazyDiT-20 schedule forecasting, all measured in one interleaved run."""
     from ..export.schedule import schedule_from_source
-    from .latency import build_bundle_set, run_latency
+    from .latency import BenchBundle, build_bundle_set, run_latency
 
     sched = schedule_from_source("interval:2", model.config, 20)
     bundles = build_bundle_set(model, sched, ("executorch",), bundle_dir, tag)
+    sched.reuse = "forecast"
+    forecast = next(b for b in build_bundle_set(model, sched, ("executorch",), bundle_dir, tag) if b.role == "lazy")
+    bundles.append(BenchBundle("lazy_forecast", forecast.path))
     report = run_latency(bundles, [backend], repeat=repeat, warmup=1, threads=threads, runner=runner)
     by = {r["role"]: r for r in report["results"]}
     dense = next(iter(by["ddim_n"]["per_variant_step_ms"].values()))["median"]
-    lazy = by["lazy"]["per_variant_step_ms"]
-    full = lazy["v0"]["median"]
-    cached = lazy["v1"]["median"]
+    lazy = {k: v["median"] for k, v in by["lazy"]["per_variant_step_ms"].items()}
+    fc = {k: v["median"] for k, v in by["lazy_forecast"]["per_variant_step_ms"].items()}
     # Per run: what a trajectory costs beyond its steps (the scheduler loop), from the DDIM-20 runs.
     overhead = max(0.0, by["ddim_n"]["total_ms"]["median"] - by["ddim_n"]["step_sum_ms"]["median"]) / 20
-    return {"backend": backend, "threads": threads, "dense_step_ms": dense, "full_step_ms": full,
-            "cached_step_ms": cached, "loop_ms_per_step": overhead, "latency_report": report}
+    # interval:2 graphs (see graphs.plan_variants): hold v0 full, v1 all-cached; forecast v2 full writing
+    # deltas, v3 all-cached forecasting.
+    return {"backend": backend, "threads": threads, "dense_step_ms": dense, "full_step_ms": lazy["v0"],
+            "cached_step_ms": lazy["v1"], "full_delta_step_ms": fc["v2"], "forecast_step_ms": fc["v3"],
+            "loop_ms_per_step": overhead, "latency_report": report}
 
 
-def static_latency_ms(skip_masks: np.ndarray | None, steps: int, graphs: dict) -> float:
-    """Latency of a static configuration from measured step graphs.
+def static_latency_ms(schedule, graphs: dict) -> float:
+    """Latency of a static schedule (None: dense DDIM) from measured step graphs.
 
-    A step that skips every module runs the all-cached graph; a step that computes everything runs the dense
-    graph, or the cache-filling full graph when a later step reads its outputs. Partly lazy steps would need
-    their own graph: refused rather than guessed."""
-    if skip_masks is None:
-        return steps * (graphs["dense_step_ms"] + graphs["loop_ms_per_step"])
+    A step that skips every module runs the all-cached graph (the forecasting one when it forecasts); a step
+    that computes everything runs the dense graph, or the cache-filling full graph when a later step reads its
+    outputs (the one that also writes deltas when a later step forecasts). Partly lazy steps would need their
+    own graph: refused rather than guessed."""
+    from ..export.graphs import step_patterns
+
     total = 0.0
-    for i in range(steps):
-        m = skip_masks[i]
-        if m.all():
-            total += graphs["cached_step_ms"]
-        elif not m.any():
-            later_reads = i + 1 < steps and bool(skip_masks[i + 1:].any())
-            total += graphs["full_step_ms"] if later_reads else graphs["dense_step_ms"]
+    for skip, write, forecast, delta in step_patterns(schedule):
+        if len(skip) == 2 * schedule.depth:
+            total += graphs["forecast_step_ms"] if forecast else graphs["cached_step_ms"]
+        elif not skip:
+            total += (graphs["full_delta_step_ms"] if delta else graphs["full_step_ms"] if write
+                      else graphs["dense_step_ms"])
         else:
             raise UserError("bench quality measures schedules whose steps are all-computed or all-cached; "
                             "benchmark partly lazy schedules with `lazydit bench latency --schedule FILE`")
@@ -89,14 +104,19 @@ def run_quality(model, ddim_steps, lazy_specs, n: int, paired_n: int, inception:
     specs = config_specs(ddim_steps, lazy_specs)
     graphs = measure_step_graphs(model, bundle_dir, backend, runner, repeat, threads, tag)
     results = evaluate(model, specs, n, inception=inception, out_dir=out_dir, paired_n=paired_n, **eval_options)
+    from ..export.schedule import Schedule, dense_schedule
+
     for row in results["methods"]:
         m = parse_method(row["method"], model)
         if m.mode == "dynamic":
             row["latency_ms"] = None
         else:
-            masks = None if m.skip_masks is None else m.skip_masks.numpy()
-            row["latency_ms"] = static_latency_ms(masks, m.num_steps, graphs)
+            sched = (dense_schedule(m.num_steps, model.config.depth) if m.skip_masks is None else
+                     Schedule(m.num_steps, model.config.depth, m.skip_masks.tolist(), max_cache_age=m.max_cache_age,
+                              reuse=m.reuse))
+            row["latency_ms"] = static_latency_ms(sched, graphs)
         row["family"] = "DDIM" if m.mode == "dense" else "LazyDiT"
+        row["reuse"] = None if m.mode == "dense" else m.reuse
         row["label"] = label(row)
     results["step_graphs"] = {k: v for k, v in graphs.items() if k != "latency_report"}
     results["latency_report"] = graphs["latency_report"]
@@ -105,15 +125,16 @@ def run_quality(model, ddim_steps, lazy_specs, n: int, paired_n: int, inception:
 
 
 def label(row: dict) -> str:
-    spec = row["method"]
+    spec = row["method"].split("@")[0]
     if spec.startswith("ddim:"):
         return f"DDIM-{row['steps']}"
+    how = row.get("reuse") or "hold"
     if spec.startswith("interval:"):
         _, n, k = spec.split(":")
-        return f"LazyDiT-{n} interval:{k} ({row['laziness']:.0%})"
+        return f"LazyDiT-{n} interval:{k} {how} ({row['laziness']:.0%})"
     if spec.startswith("schedule:"):
-        return f"LazyDiT-{row['steps']} calibrated ({row['laziness']:.0%})"
-    return f"LazyDiT-{row['steps']} gates, dynamic ({row['laziness']:.0%})"
+        return f"LazyDiT-{row['steps']} calibrated {how} ({row['laziness']:.0%})"
+    return f"LazyDiT-{row['steps']} gates {how}, dynamic ({row['laziness']:.0%})"
 
 
 def _interp(x: float, xs: list[float], ys: list[float]) -> float | None:
@@ -199,6 +220,7 @@ def plot(results: dict, path: Path) -> None:
               ("latency_ms", "fid_classifier", "ms per image (ExecuTorch, measured graphs)", "FID, classifier features"),
               ("macs_per_image", "psnr", "GMACs per image", f"PSNR vs {results['reference']} (dB)")]
     markers = {"interval": "o", "calibrated": "*", "gates": "D"}
+    colors = {"hold": "#d62728", "forecast": "#1f77b4"}
     for ax, (xk, yk, xl, yl) in zip(axes, panels):
         scale = 1e-9 if xk == "macs_per_image" else 1.0
         xs = [d[xk] * scale for d in ddim]
@@ -208,15 +230,15 @@ def plot(results: dict, path: Path) -> None:
         for d in ddim:
             ax.annotate(str(d["steps"]), (d[xk] * scale, d[yk]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         pts = [r for r in lazy if r[xk] is not None]
-        for kind, mk in markers.items():
-            sel = [r for r in pts if kind in r["label"]]
+        for (kind, mk), (how, color) in ((km, hc) for km in markers.items() for hc in colors.items()):
+            sel = [r for r in pts if kind in r["label"] and (r.get("reuse") or "hold") == how]
             if not sel:
                 continue
             ax.errorbar([r[xk] * scale for r in sel], [r[yk] for r in sel],
                         yerr=[r[f"{yk}_std"] for r in sel] if yk == "fid_classifier" else None, fmt=mk,
-                        color="#d62728", label=f"LazyDiT ({kind})", capsize=2, ms=7 if mk == "*" else 5)
+                        color=color, label=f"LazyDiT {how} ({kind})", capsize=2, ms=7 if mk == "*" else 5)
             for r in sel:
-                ax.annotate(f"{r['steps']}", (r[xk] * scale, r[yk]), fontsize=7, color="#d62728", xytext=(3, -9),
+                ax.annotate(f"{r['steps']}", (r[xk] * scale, r[yk]), fontsize=7, color=color, xytext=(3, -9),
                             textcoords="offset points")
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)

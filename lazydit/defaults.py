@@ -10,8 +10,9 @@ DEFAULT_CLASSIFIER = MODELS_DIR / "fashion-classifier.safetensors"
 DEFAULT_STEPS = 20
 
 
-def default_gates(steps: int) -> Path:
-    return MODELS_DIR / f"fashion-dit-s4.gates-{steps}.safetensors"
+def default_gates(steps: int, reuse: str = "forecast") -> Path:
+    """The committed gates for ``steps`` steps: trained to forecast (the default) or, as in the paper, to hold."""
+    return MODELS_DIR / f"fashion-dit-s4.gates-{steps}{'' if reuse == 'forecast' else '-' + reuse}.safetensors"
 
 
 def default_schedule(steps: int) -> Path:

@@ -19,6 +19,8 @@ public protocol GraphRunner: AnyObject {
     func readFloats(_ tensor: Tensor) throws -> [Float]
 
     /// Runs graph `variant` on `inputs` (in `variant.inputs` order) and leaves its results in `outputs` (in
-    /// `variant.outputs` order: the next latent, then one new value per written slot). No output aliases an input.
+    /// `variant.outputs` order: the next latent, then one new value per written slot). An output can be an input
+    /// of the same step (a forecasting step reads a slot's old value and writes its new one): read every input
+    /// before writing any output.
     func run(variant: Manifest.Variant, inputs: [Tensor], outputs: [Tensor]) throws
 }

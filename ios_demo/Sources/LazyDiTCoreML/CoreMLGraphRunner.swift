@@ -99,7 +99,10 @@ public final class CoreMLGraphRunner: GraphRunner {
         for (name, array) in zip(variant.inputs, inputs) { features[name] = MLFeatureValue(multiArray: array) }
         let provider = try MLDictionaryFeatureProvider(dictionary: features)
         var backings: [String: MLMultiArray] = [:]
-        for (name, destination) in zip(variant.outputs, outputs) {
+        // A forecasting step reads a slot's old value and writes its new one: never let Core ML write into an
+        // array it may still be reading; such an output is copied after the prediction instead.
+        let inputIDs = Set(inputs.map { ObjectIdentifier($0) })
+        for (name, destination) in zip(variant.outputs, outputs) where !inputIDs.contains(ObjectIdentifier(destination)) {
             backings[name] = try backing(for: name, destination: destination)
         }
         let result: MLFeatureProvider

@@ -17,7 +17,8 @@ public interface GraphRunner {
      * @param inputs the variant's inputs in manifest order: x, t, y, coef, then the slots it reads
      * @param outputs where the results go, in the variant's output order: the next latent, then each
      *     slot it writes; every one must be filled completely. Read all inputs before writing any
-     *     output: an output may be an input of a later step but is never one of this step.
+     *     output: an output can be an input of the same step (a forecasting step reads a slot's old
+     *     value to write its delta, and writes the new value into the same slot).
      */
     void run(String variant, List<TensorBuffer> inputs, List<TensorBuffer> outputs);
 }
