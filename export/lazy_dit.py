@@ -128,15 +128,13 @@ class LazyDiT(nn.Module):
         r = forecast_ratio(tt, state.t_cache[key], state.t_prev[key]).to(cached.dtype)
         return cached + r.view(-1, 1, 1) * (cached - state.prev[key])
 
-    def _module(self, module, z, b, m, step, state, mode, skip_mask, straight_through, record_gates=False, t=None):
+    def _module(self, module, z, b, m, step, state, mode, skip_mask, straight_through, record_gates, t):
         key = (b, MODULES[m])
         B = z.shape[0]
         cached = state.cache.get(key)
         age = state.age.get(key)
         if cached is not None and cached.shape != (B, *z.shape[1:]):
             raise ValueError(f"cache for block {b} {MODULES[m]} has shape {tuple(cached.shape)}, batch needs {tuple(z.shape)}")
-        if t is None:
-            t = torch.zeros(B, dtype=torch.long, device=z.device)
         reused = self._reused(key, state, t)
         # A cache can be reused only if it exists and is younger than max_cache_age.
         reusable = (

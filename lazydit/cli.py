@@ -312,6 +312,7 @@ def _latency_bundles(args, targets: tuple[str, ...]):
         tag = args.checkpoint.stem
     sched = lazy_schedule_for(dit, args.steps, args.schedule,
                               args.checkpoint == defaults.DEFAULT_CHECKPOINT and not args.arch)
+    sched.reuse = args.reuse or sched.reuse
     return build_bundle_set(dit, sched, targets, args.bundle_dir, tag, force=args.force)
 
 
@@ -413,6 +414,8 @@ def _add_latency_set_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=20, help="N: LazyDiT and DDIM step count")
     p.add_argument("--schedule", default=None, help="the lazy schedule: a file or interval:K (default: the "
                    "committed calibrated one for the embedded model, else interval:2)")
+    p.add_argument("--reuse", choices=("hold", "forecast"), default=None,
+                   help="what the lazy schedule's skips feed (default: the schedule's own; interval:K holds)")
     p.add_argument("--bundles", type=Path, nargs=3, default=None, metavar=("LAZY", "DDIM_N", "DDIM_HALF"),
                    help="benchmark these exported bundles instead")
     p.add_argument("--bundle-dir", type=Path, default=Path("out/bench/bundles"),
