@@ -262,7 +262,9 @@ def draw_heatmap(schedule: Schedule, path, scores: np.ndarray | None = None, tit
     ax.set_yticks(range(2 * D), labels, fontsize=6)
     ax.set_xticks(range(S), [str(i) for i in range(S)], fontsize=6)
     ax.set_xlabel("sampling step")
-    ax.set_title(title or f"{schedule.source}: {schedule.laziness():.0%} lazy (black = cached output reused)", fontsize=9)
+    reused = "its forecast fed" if schedule.reuse == "forecast" else "cached output reused"
+    ax.set_title(title or f"{schedule.source}: {schedule.laziness():.0%} lazy (black = module skipped, {reused})",
+                 fontsize=9)
     if scores is not None:
         sc = np.asarray(scores)
         srows = np.concatenate([sc[:, :, 0].T, sc[:, :, 1].T])
