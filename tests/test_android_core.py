@@ -138,8 +138,8 @@ def test_junit_core_against_real_bundle(junit_run):
 
 
 def test_junit_core_on_the_embedded_bundle(java_build, embedded_executorch_bundle, tmp_path_factory):
-    """The Java step loop on the bundle the app ships (embedded model, 20 steps, 16 cache slots), replayed
-    against the golden trace that the Python and native runner tests check as well."""
+    """The Java step loop on the bundle the app ships (embedded model, 20 steps, forecasting: 16 cache and 16
+    delta slots), replayed against the golden trace that the Python and native runner tests check as well."""
     classes_dir, jars = java_build
     rec = record_run(embedded_executorch_bundle, tmp_path_factory.mktemp("embedded-recording"))
     cp = os.pathsep.join([str(classes_dir), *map(str, jars)])

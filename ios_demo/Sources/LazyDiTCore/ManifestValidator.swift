@@ -70,10 +70,6 @@ public enum ManifestValidator {
             if v.outputs.count != 1 + v.writes.count {
                 throw fail("variant \(v.name) has \(v.outputs.count) outputs, expected x_next and one per written slot")
             }
-            if !Set(v.reads).isDisjoint(with: v.writes) {
-                // The scheduler hands slot buffers to the graph as inputs and as output destinations at once.
-                throw fail("variant \(v.name) reads and writes the same slot; re-export the bundle")
-            }
         }
         var written = Set<String>()
         for (i, s) in m.steps.enumerated() {

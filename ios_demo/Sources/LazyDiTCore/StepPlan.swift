@@ -13,7 +13,8 @@ public struct StepPlan: Sendable, Equatable {
         public let variant: Manifest.Variant
 
         /// Whether this step skips modules and reuses cached outputs.
-        public var isLazy: Bool { !variant.reads.isEmpty || (variant.skippedModules ?? 0) > 0 }
+        // A forecasting full step reads old outputs without skipping anything: count skips, not reads.
+        public var isLazy: Bool { (variant.skippedModules ?? variant.reads.count) > 0 }
     }
 
     public let kind: Kind

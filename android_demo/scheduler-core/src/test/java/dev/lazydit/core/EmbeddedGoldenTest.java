@@ -11,8 +11,9 @@ import org.junit.Before;
 import org.junit.Test;
 
 /**
- * The step loop on the embedded model's bundle (what the app ships: 20 steps, 50% lazy, 16 cache
- * slots), against the golden trace the Python and native tests check too. Runs when
+ * The step loop on the embedded model's bundle (what the app ships: 20 steps, 50% lazy, forecasting:
+ * 16 cache slots and their 16 delta slots), against the golden trace the Python and native tests
+ * check too. Runs when
  * {@code lazydit.embedded.bundle} and {@code lazydit.embedded.recording} are set
  * (tests/test_android_core.py sets them).
  */
@@ -47,7 +48,7 @@ public class EmbeddedGoldenTest {
     public void cacheSlotsAreAllocatedOnceForTheWholeRun() throws IOException {
         Scheduler scheduler = new Scheduler(bundle.manifest(), runner);
         scheduler.run(golden.classes(), golden.readNoise(), null);
-        assertEquals(16, bundle.manifest().slots().size());
+        assertEquals(32, bundle.manifest().slots().size());
         for (String slot : bundle.manifest().slots()) {
             assertEquals("buffers used for " + slot, 1, runner.distinctBuffers(slot));
         }
