@@ -265,7 +265,8 @@ def test_manifest_describes_the_schedule(interval_bundle, tiny_ckpt):
     assert m["tensors"]["cache"] == {"shape": [2, c.num_patches, c.hidden_size], "dtype": "float32"}
     assert m["slots"] == ["cache_0_attn", "cache_0_mlp", "cache_1_attn", "cache_1_mlp"]
     assert m["schedule"] | {"heatmap": None} == {"file": "schedule.json", "heatmap": None, "source": "interval:2",
-                                                   "num_steps": STEPS, "laziness": 0.5, "max_cache_age": 1}
+                                                   "num_steps": STEPS, "laziness": 0.5, "max_cache_age": 1,
+                                                   "reuse": "hold"}
     variants, per_step = plan_variants(interval_schedule(STEPS, c.depth, 2))
     for mv, v in zip(m["variants"], variants, strict=True):
         assert (mv["name"], mv["reads"], mv["writes"]) == (v.name, v.reads, v.writes)
