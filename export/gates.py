@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lazydit.defaults import REUSE_MODES
 from lazydit.errors import UserError
 
 MODULES = ("attn", "mlp")
@@ -71,7 +72,7 @@ class GatesMeta:
             )
         except (KeyError, ValueError) as e:
             raise UserError(f"{path}: gates metadata is incomplete ({e}); retrain with `lazydit train-gates`") from None
-        if m.reuse not in ("hold", "forecast"):
+        if m.reuse not in REUSE_MODES:
             raise UserError(f"{path}: unknown reuse mode {m.reuse!r} (hold or forecast); retrain with `lazydit train-gates`")
         return m
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from lazydit.defaults import REUSE_MODES
+
 from .gates import MODULES, LazyGates
 from .model import DiT, modulate
-
-REUSE_MODES = ("hold", "forecast")
 
 
 def forecast_ratio(t: torch.Tensor, t1: torch.Tensor, t2: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lazydit.defaults import REUSE_MODES
 from lazydit.errors import UserError
 
 from .diffusion import ddim_timesteps
@@ -52,7 +53,7 @@ class Schedule:
 
     def validate(self, path: Path | str = "schedule") -> None:
         """Raise a one-line UserError if the schedule breaks a rule."""
-        if self.reuse not in ("hold", "forecast"):
+        if self.reuse not in REUSE_MODES:
             raise UserError(f"{path}: unknown reuse {self.reuse!r}; write \"hold\" or \"forecast\"")
         if len(self.skip) != self.num_steps:
             raise UserError(f"{path}: {len(self.skip)} step masks for {self.num_steps} steps")

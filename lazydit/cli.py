@@ -181,7 +181,7 @@ def _add_schedule_args(p: argparse.ArgumentParser, default_schedule: str = "lazy
                    help="lazydit (calibrate from the gates), ddim (dense), interval:K, or a schedule .json file")
     p.add_argument("--laziness", type=float, default=0.5, help="share of attn/MLP module evaluations to skip")
     p.add_argument("--max-cache-age", type=int, default=1, help="reuse a cached output for at most this many steps")
-    p.add_argument("--reuse", choices=("hold", "forecast"), default=None,
+    p.add_argument("--reuse", choices=defaults.REUSE_MODES, default=None,
                    help="what a skip feeds the block: the cached output (hold, the paper) or its forecast from the last "
                         "two computed outputs (default: the gates' mode for lazydit, hold for interval:K)")
     p.add_argument("--calibration-seeds", type=int, default=4, help="seeds per class for the gate statistics")
@@ -414,7 +414,7 @@ def _add_latency_set_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=20, help="N: LazyDiT and DDIM step count")
     p.add_argument("--schedule", default=None, help="the lazy schedule: a file or interval:K (default: the "
                    "committed calibrated one for the embedded model, else interval:2)")
-    p.add_argument("--reuse", choices=("hold", "forecast"), default=None,
+    p.add_argument("--reuse", choices=defaults.REUSE_MODES, default=None,
                    help="what the lazy schedule's skips feed (default: the schedule's own; interval:K holds)")
     p.add_argument("--bundles", type=Path, nargs=3, default=None, metavar=("LAZY", "DDIM_N", "DDIM_HALF"),
                    help="benchmark these exported bundles instead")
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-laziness", type=float, default=None,
                    help="adapt rho during training until this share of modules is lazy (e.g. 0.5)")
     p.add_argument("--max-cache-age", type=int, default=1, help="a cached output is reused for at most this many steps")
-    p.add_argument("--reuse", choices=("hold", "forecast"), default="forecast",
+    p.add_argument("--reuse", choices=defaults.REUSE_MODES, default="forecast",
                    help="what a skip feeds the block: the first-order forecast from the last two computed outputs "
                         "(default) or the cached output as it is (hold, the paper)")
     p.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's)")

@@ -8,6 +8,8 @@ MODELS_DIR = REPO_ROOT / "models"
 DEFAULT_CHECKPOINT = MODELS_DIR / "fashion-dit-s4.safetensors"
 DEFAULT_CLASSIFIER = MODELS_DIR / "fashion-classifier.safetensors"
 DEFAULT_STEPS = 20
+# What a skipped module feeds its block: its cached output (the paper) or the forecast from its last two outputs.
+REUSE_MODES = ("hold", "forecast")
 
 
 def default_gates(steps: int, reuse: str = "forecast") -> Path:
