@@ -2,11 +2,12 @@
 
 Exports three ExecuTorch bundles of the embedded Fashion-MNIST DiT (LazyDiT 20 steps at 50% laziness with the
 committed calibrated schedule, which forecasts skipped modules, DDIM 20 steps and DDIM 10 steps, the same
-compute as the lazy one), generates
-one image per class with each on the ExecuTorch runtime, writes them as one PNG grid and prints the latencies.
+compute as the lazy one), generates one image per class with each on the ExecuTorch runtime, writes them as
+one PNG grid and prints the latencies.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,14 @@ DEMO_DIR = Path("out/demo")
 def _bundle(name: str, schedule: str, steps: int, force: bool) -> Path:
     from .cli import main as cli_main
 
-    import json
-
     out = DEMO_DIR / name
     if (out / "manifest.json").is_file() and not force:
         # Reused only while it still holds the schedule asked for (the committed one can change).
+        def pattern(d: dict) -> tuple:
+            return d["skip"], d.get("reuse", "hold")
+
         saved = json.loads((out / "schedule.json").read_text())
-        wanted = json.loads(Path(schedule).read_text()) if schedule.endswith(".json") else None
-        if wanted is None or (saved["skip"], saved.get("reuse")) == (wanted["skip"], wanted.get("reuse")):
+        if not schedule.endswith(".json") or pattern(saved) == pattern(json.loads(Path(schedule).read_text())):
             return out
     args = ["export", "--schedule", schedule, "--steps", str(steps), "--targets", "executorch", "--out", str(out),
             "--force"]
@@ -38,10 +39,9 @@ def _bundle(name: str, schedule: str, steps: int, force: bool) -> Path:
 def run_demo(repeat: int = 3, force: bool = False) -> None:
     from .runtime.backends import create_backend
     from .runtime.bundle import load_bundle
+    from .export.schedule import load_schedule
     from .runtime.images import save_png_grid
     from .runtime.scheduler import Scheduler
-
-    from .export.schedule import load_schedule
 
     schedule = defaults.default_schedule(defaults.DEFAULT_STEPS)
     bundles = {
