@@ -72,7 +72,7 @@ def measure_step_graphs(model, bundle_dir: Path, backend: str, runner: Path | No
 
 
 def static_latency_ms(schedule, graphs: dict) -> float:
-    """Latency of a static schedule (None: dense DDIM) from measured step graphs.
+    """Latency of a static schedule (a dense one is DDIM) from measured step graphs.
 
     A step that skips every module runs the all-cached graph (the forecasting one when it forecasts); a step
     that computes everything runs the dense graph, or the cache-filling full graph when a later step reads its
