@@ -1,9 +1,10 @@
 """Graph variants and the exported bundle: its manifest, files, parity report, weight sharing and CLI errors.
 
-Exporting costs most of a minute (ExecuTorch lowering), so one pytest run builds at most two tiny bundles,
-once, through the real ``lazydit export`` command: an ``interval:2`` 10-step bundle with every target and a
-dense ``ddim`` 10-step bundle with ExecuTorch and ONNX. ``tiny_bundle`` is shared with the runtime tests; a
-test that damages a bundle works on a copy.
+Exporting costs most of a minute (ExecuTorch lowering), so one pytest run builds at most three tiny bundles,
+once, through the real ``lazydit export`` command: an ``interval:2`` 10-step bundle with every target, a dense
+``ddim`` 10-step bundle with ExecuTorch and ONNX, and the ``interval:2`` schedule forecasting with ExecuTorch,
+ONNX and Core ML. ``tiny_bundle`` is shared with the runtime tests; a test that damages a bundle works on a
+copy.
 """
 from __future__ import annotations
 
