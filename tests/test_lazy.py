@@ -49,6 +49,18 @@ def _block0_attn_input(dit, x, t, y):
     return modulate(dit.blocks[0].norm1(tokens), shift, scale)
 
 
+def _with_block0_attn(dit, x, t, y, attn_out):
+    """The DiT's output by hand when block 0's attention output (before its adaLN gate) is ``attn_out``."""
+    tokens, c = dit.embed(x, t, y)
+    b0 = dit.blocks[0]
+    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = b0.modulation(c)
+    tokens = tokens + gate_msa.unsqueeze(1) * attn_out
+    tokens = tokens + gate_mlp.unsqueeze(1) * b0.mlp(modulate(b0.norm2(tokens), shift_mlp, scale_mlp))
+    for block in dit.blocks[1:]:
+        tokens = block(tokens, c)
+    return dit.head(tokens, c)
+
+
 @torch.no_grad()
 def test_skip_reuses_cache_before_adaln_gate(pixel_dit):
     dit = pixel_dit
@@ -69,15 +81,7 @@ def test_skip_reuses_cache_before_adaln_gate(pixel_dit):
     out = lazy(x1, t1, y, 1, state, mode="static", skip_mask=mask)
 
     # The same evaluation by hand: x + gate_msa(step 1) * cache(step 0), then everything else as usual.
-    tokens, c = dit.embed(x1, t1, y)
-    b0 = dit.blocks[0]
-    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = b0.modulation(c)
-    tokens = tokens + gate_msa.unsqueeze(1) * cached
-    tokens = tokens + gate_mlp.unsqueeze(1) * b0.mlp(modulate(b0.norm2(tokens), shift_mlp, scale_mlp))
-    for block in dit.blocks[1:]:
-        tokens = block(tokens, c)
-    manual = dit.head(tokens, c)
-    torch.testing.assert_close(out, manual, rtol=0, atol=1e-5)
+    torch.testing.assert_close(out, _with_block0_attn(dit, x1, t1, y, cached), rtol=0, atol=1e-5)
 
     # The skip made a difference (the comparison is not vacuous) ...
     assert (out - dit(x1, t1, y)).abs().max() > 1e-3
@@ -115,14 +119,7 @@ def test_forecast_extrapolates_the_last_two_computed_outputs(pixel_dit):
 
     # By hand: x + gate_msa(step 2) * (F1 + r (F1 - F0)), r = (650 - 800) / (800 - 900) = 1.5.
     forecast = f1 + 1.5 * (f1 - f0)
-    tokens, c = dit.embed(xs[2], ts[2], y)
-    b0 = dit.blocks[0]
-    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = b0.modulation(c)
-    tokens = tokens + gate_msa.unsqueeze(1) * forecast
-    tokens = tokens + gate_mlp.unsqueeze(1) * b0.mlp(modulate(b0.norm2(tokens), shift_mlp, scale_mlp))
-    for block in dit.blocks[1:]:
-        tokens = block(tokens, c)
-    torch.testing.assert_close(out, dit.head(tokens, c), rtol=0, atol=1e-5)
+    torch.testing.assert_close(out, _with_block0_attn(dit, xs[2], ts[2], y, forecast), rtol=0, atol=1e-5)
     held = LazyDiT(dit)(xs[2], ts[2], y, 2, before, mode="static", skip_mask=mask)
     assert (out - held).abs().max() > 1e-3  # the forecast is not the held output
     # A skip leaves the computed outputs and their timesteps alone, so the next forecast uses them again.
