@@ -103,16 +103,18 @@ class LazyDiT(nn.Module):
         B = x.shape[0]
         step_scores = torch.ones(B, dit.config.depth, 2, dtype=x.dtype, device=x.device)
         step_keep = torch.ones(B, dit.config.depth, 2, dtype=torch.bool, device=x.device)
+        # Timesteps as the forecast's history stores them (float64, -1 = none), converted once per call.
+        t_hist = t.to(torch.float64)
         for b, block in enumerate(dit.blocks):
             shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.modulation(c)
             z = modulate(block.norm1(tokens), shift_msa, scale_msa)
             out, keep, score = self._module(block.attn, z, b, 0, step, state, mode, skip_mask, straight_through,
-                                            record_gates, t)
+                                            record_gates, t_hist)
             tokens = tokens + gate_msa.unsqueeze(1) * out
             step_scores[:, b, 0], step_keep[:, b, 0] = score, keep
             z = modulate(block.norm2(tokens), shift_mlp, scale_mlp)
             out, keep, score = self._module(block.mlp, z, b, 1, step, state, mode, skip_mask, straight_through,
-                                            record_gates, t)
+                                            record_gates, t_hist)
             tokens = tokens + gate_mlp.unsqueeze(1) * out
             step_scores[:, b, 1], step_keep[:, b, 1] = score, keep
         state.keep_scores.append(step_scores)
@@ -120,12 +122,11 @@ class LazyDiT(nn.Module):
         return dit.head(tokens, c)
 
     def _reused(self, key, state: LazyState, t: torch.Tensor) -> torch.Tensor | None:
-        """What a skip of module ``key`` at timesteps ``t`` feeds the block (None before the first output)."""
+        """What a skip of module ``key`` at (float64) timesteps ``t`` feeds the block (None before the first output)."""
         cached = state.cache.get(key)
         if cached is None or self.reuse == "hold":
             return cached
-        tt = t.to(torch.float64)
-        r = forecast_ratio(tt, state.t_cache[key], state.t_prev[key]).to(cached.dtype)
+        r = forecast_ratio(t, state.t_cache[key], state.t_prev[key]).to(cached.dtype)
         return cached + r.view(-1, 1, 1) * (cached - state.prev[key])
 
     def _module(self, module, z, b, m, step, state, mode, skip_mask, straight_through, record_gates, t):
@@ -182,14 +183,13 @@ class LazyDiT(nn.Module):
         else:
             new_cache = out if cached is None else torch.where(k, out, cached)
         new_cache = new_cache.detach() if straight_through else new_cache
-        tt = t.to(torch.float64)
         none = torch.full((B,), -1.0, dtype=torch.float64, device=z.device)
         old_t = state.t_cache.get(key, none)
         if self.reuse == "forecast":
             old = cached if cached is not None else new_cache
             state.prev[key] = torch.where(k, old, state.prev.get(key, old))
             state.t_prev[key] = torch.where(keep, old_t, state.t_prev.get(key, none))
-        state.t_cache[key] = torch.where(keep, tt, old_t)
+        state.t_cache[key] = torch.where(keep, t, old_t)
         state.cache[key] = new_cache
         prev_age = age if age is not None else torch.zeros(B, dtype=torch.long, device=z.device)
         state.age[key] = torch.where(keep, torch.zeros_like(prev_age), prev_age + 1)
