@@ -119,7 +119,7 @@ def build_bundle_set(dit, lazy_sched, targets: tuple[str, ...], bundle_dir: Path
         if sched.reuse != "hold":
             name += f"-{sched.reuse}"
         path = bundle_dir / name
-        if not force and _reusable(path, fp, sched, targets):
+        if not force and bundle_matches(path, fp, sched, targets):
             out.append(BenchBundle(role, path))
             continue
         opts = ExportOptions(targets=targets, cfg_scale=cfg["cfg_scale"], clip_denoised=bool(cfg["clip_denoised"]),
@@ -130,7 +130,9 @@ def build_bundle_set(dit, lazy_sched, targets: tuple[str, ...], bundle_dir: Path
     return out
 
 
-def _reusable(path: Path, fp: str, sched, targets) -> bool:
+def bundle_matches(path: Path, fp: str, sched, targets) -> bool:
+    """Whether the bundle at ``path`` is of the model with fingerprint ``fp``, with ``sched``'s skips and reuse,
+    and has every target: then it can be used instead of exporting again."""
     mpath = path / "manifest.json"
     if not mpath.is_file():
         return False

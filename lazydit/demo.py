@@ -7,7 +7,6 @@ one PNG grid and prints the latencies.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,37 +16,38 @@ from . import defaults
 DEMO_DIR = Path("out/demo")
 
 
-def _bundle(name: str, schedule: str, steps: int, force: bool) -> Path:
+def _bundle(name: str, source: str, sched, fp: str, force: bool) -> Path:
+    """``out/demo/NAME`` exported from schedule ``source``, reused while it still matches the model and ``sched``
+    (the committed schedule or model can change under it)."""
+    from .benchmarks.latency import bundle_matches
     from .cli import main as cli_main
 
     out = DEMO_DIR / name
-    if (out / "manifest.json").is_file() and not force:
-        # Reused only while it still holds the schedule asked for (the committed one can change).
-        def pattern(d: dict) -> tuple:
-            return d["skip"], d.get("reuse", "hold")
-
-        saved = json.loads((out / "schedule.json").read_text())
-        if not schedule.endswith(".json") or pattern(saved) == pattern(json.loads(Path(schedule).read_text())):
-            return out
-    args = ["export", "--schedule", schedule, "--steps", str(steps), "--targets", "executorch", "--out", str(out),
-            "--force"]
+    if not force and bundle_matches(out, fp, sched, ("executorch",)):
+        return out
+    args = ["export", "--schedule", source, "--steps", str(sched.num_steps), "--targets", "executorch",
+            "--out", str(out), "--force"]
     if cli_main(args) != 0:
         raise SystemExit(2)
     return out
 
 
 def run_demo(repeat: int = 3, force: bool = False) -> None:
+    from .export.checkpoint import fingerprint, load_dit
+    from .export.schedule import dense_schedule, load_schedule
     from .runtime.backends import create_backend
     from .runtime.bundle import load_bundle
-    from .export.schedule import load_schedule
     from .runtime.images import save_png_grid
     from .runtime.scheduler import Scheduler
 
-    schedule = defaults.default_schedule(defaults.DEFAULT_STEPS)
+    dit = load_dit(defaults.DEFAULT_CHECKPOINT)
+    fp, depth = fingerprint(dit), dit.config.depth
+    path = defaults.default_schedule(defaults.DEFAULT_STEPS)
+    lazy = load_schedule(path)
     bundles = {
-        f"LazyDiT-20 @50% {load_schedule(schedule).reuse}": _bundle("lazydit-20", str(schedule), 20, force),
-        "DDIM-20": _bundle("ddim-20", "ddim", 20, force),
-        "DDIM-10": _bundle("ddim-10", "ddim", 10, force),
+        f"LazyDiT-20 @50% {lazy.reuse}": _bundle("lazydit-20", str(path), lazy, fp, force),
+        "DDIM-20": _bundle("ddim-20", "ddim", dense_schedule(20, depth), fp, force),
+        "DDIM-10": _bundle("ddim-10", "ddim", dense_schedule(10, depth), fp, force),
     }
     rows, times = [], {}
     schedulers = {}

@@ -36,13 +36,13 @@ def test_bundle_set_roles_and_reuse(tiny_latency_set):
     assert [b.path for b in again] == [b.path for b in tiny_latency_set]
     assert {b.path: (b.path / "manifest.json").stat().st_mtime_ns for b in again} == before
     # The same skips forecasting are another bundle: it is not the holding one reused, nor does it replace it.
-    from lazydit.benchmarks.latency import _reusable
+    from lazydit.benchmarks.latency import bundle_matches
     from lazydit.export.checkpoint import fingerprint
 
     forecasting = load_schedule(lazy.path / "schedule.json")
     forecasting.reuse = "forecast"
-    assert not _reusable(lazy.path, fingerprint(dit), forecasting, ("executorch",))
-    assert _reusable(lazy.path, fingerprint(dit), load_schedule(lazy.path / "schedule.json"), ("executorch",))
+    assert not bundle_matches(lazy.path, fingerprint(dit), forecasting, ("executorch",))
+    assert bundle_matches(lazy.path, fingerprint(dit), load_schedule(lazy.path / "schedule.json"), ("executorch",))
 
 
 def test_latency_report_all_backends(tiny_latency_set, native_runner, tmp_path):
