@@ -13,10 +13,11 @@ def measure_sizes(dit, steps: int, laziness_source: str, targets: tuple[str, ...
                   keep_dir: Path | None = None) -> dict:
     from ..export.bundle import ExportOptions, export_bundle
     from ..export.lower import dir_size
-    from ..export.schedule import dense_schedule, schedule_from_source
+    from ..export.schedule import dense_schedule
+    from ..export.schedule_source import resolve_schedule
 
     sd = dit.sampling_defaults
-    lazy = schedule_from_source(laziness_source, dit.config, steps)
+    lazy, _ = resolve_schedule(laziness_source, dit, steps=steps)
     dense = dense_schedule(steps, dit.config.depth)
     base = Path(keep_dir or tempfile.mkdtemp(prefix="lazydit-size-"))
     rows = {}

@@ -8,10 +8,11 @@ For N samples balanced over classes with fixed seeds (sample i: class i mod K, n
   same noise and class (the reference the caching literature uses);
 * the floor of each FID: real test images against the same number of real train images.
 
-Configurations are written ``ddim:N`` (dense DDIM), ``lazy:N`` (trained gates, dynamic per sample, gates file
-from the default location or ``lazy:N:PATH``), ``schedule:PATH`` (a static skip schedule file) and
-``interval:N:K`` (recompute every K steps). A skip reuses as the gates were trained or the schedule says
-(``interval`` holds); ``@hold`` or ``@forecast`` at the end of a spec overrides it.
+Configurations are written in the schedule grammar of :mod:`lazydit.export.schedule_source`: ``ddim:N`` (dense
+DDIM), ``lazy:N`` (trained gates, dynamic per sample, the embedded gates or ``lazy:N:PATH``), ``schedule:PATH``
+(a static skip schedule file), ``interval:N:K`` (recompute every K steps), ``lazydit:N`` (calibrated from the
+gates) and ``embedded``. A skip reuses as the gates were trained or the schedule says (``interval`` holds);
+``@hold`` or ``@forecast`` at the end of a spec overrides it.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lazydit import defaults
 from lazydit.errors import UserError
+from lazydit.models import CLASSIFIER
 
 from ..export.lazy_dit import LazyDiT
 from ..export.macs import trajectory_macs
@@ -56,28 +57,25 @@ class Method:
 
 
 def parse_method(spec: str, model: DiT) -> Method:
-    """``ddim:N``, ``lazy:N[:GATES]``, ``schedule:PATH`` or ``interval:N:K``, each optionally ``@hold``/``@forecast``."""
-    body, at, override = spec.rpartition("@") if spec.endswith(("@hold", "@forecast")) else (spec, "", "")
-    kind, _, rest = body.partition(":")
-    try:
-        if kind == "ddim" and not at:
-            return Method(spec, int(rest), "dense")
-        if kind == "lazy":
-            from ..export.gates import load_gates
+    """A configuration in the schedule grammar of :mod:`lazydit.export.schedule_source`: ``ddim:N``,
+    ``lazy:N[:GATES]`` (dynamic gates), or any static source (``interval:N:K``, ``schedule:PATH``, ``lazydit:N``,
+    ``embedded``), each optionally ``@hold``/``@forecast``."""
+    from ..export.gates import load_gates
+    from ..export.schedule_source import gates_path, parse_schedule_source, resolve_schedule
 
-            n, _, path = rest.partition(":")
-            gates_path = Path(path) if path else defaults.default_gates(int(n))
-            return Method(spec, int(n), "dynamic", gates_path, reuse=override or load_gates(gates_path)[1].reuse)
-        if kind in ("schedule", "interval"):
-            from ..export.schedule import load_schedule, schedule_from_source
-
-            sched = load_schedule(Path(rest)) if kind == "schedule" else schedule_from_source(body, model.config)
-            return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool),
-                          max_cache_age=sched.max_cache_age, reuse=override or sched.reuse)
-    except ValueError:
-        pass
-    raise UserError(f"cannot read sampling configuration {spec!r}; write ddim:N, lazy:N, schedule:PATH or "
-                    "interval:N:K, optionally followed by @hold or @forecast")
+    src = parse_schedule_source(spec)
+    if src.kind == "ddim" and src.steps is not None:
+        return Method(spec, src.steps, "dense")
+    if src.kind == "ddim":
+        raise UserError(f"configuration {spec!r} needs a step count: write ddim:N")
+    if src.is_dynamic:
+        path = gates_path(src, src.steps)
+        return Method(spec, src.steps, "dynamic", path, reuse=src.reuse or load_gates(path)[1].reuse)
+    if src.kind == "interval" and src.steps is None:
+        raise UserError(f"configuration {spec!r} needs a step count: write interval:N:K")
+    sched, _ = resolve_schedule(src, model)
+    return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool),
+                  max_cache_age=sched.max_cache_age, reuse=sched.reuse)
 
 
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -180,7 +178,7 @@ def evaluate(
     seed: int = 0,
     cfg_scale: float | None = None,
     reference_steps: int = 50,
-    classifier_path: Path = defaults.DEFAULT_CLASSIFIER,
+    classifier_path: Path = CLASSIFIER,
     dataset: str = "fashion-mnist",
     inception: bool = True,
     n_boot: int = 10,

@@ -16,8 +16,8 @@ def run_export_scale(out_dir: Path, model_name: str = "DiT-XL/2", steps: int = 2
     from ..export.bundle import ExportOptions, export_bundle
     from ..export.checkpoint import load_dit
     from ..export.lower import dir_size
-    from ..export.model import DiT, config_from_name, count_parameters
-    from ..export.schedule import schedule_from_source
+    from ..export.model import DiT, config_from_name, count_parameters, randomize_weights
+    from ..export.schedule_source import resolve_schedule
 
     t0 = time.time()
     if checkpoint is not None:
@@ -25,15 +25,9 @@ def run_export_scale(out_dir: Path, model_name: str = "DiT-XL/2", steps: int = 2
     else:
         torch.manual_seed(0)
         dit = DiT(config_from_name(model_name)).eval()
-        with torch.no_grad():
-            for name, p in dit.named_parameters():
-                p.requires_grad_(False)
-                # Non-zero everywhere: the adaLN-Zero init would leave ~0.9 GB of identical zero tensors, which
-                # the .pte stores once and would make the file look smaller than a trained model's.
-                if name != "pos_embed":
-                    p.normal_(0.0, 0.02)
+        randomize_weights(dit, 0.02).requires_grad_(False)
     build_s = time.time() - t0
-    sched = schedule_from_source(schedule, dit.config, steps)
+    sched, _ = resolve_schedule(schedule, dit, steps=steps)
     opts = ExportOptions(targets=("executorch",), cfg_scale=1.5, clip_denoised=False, force=True, verify=verify,
                          name="xl-scale")
     t1 = time.time()

@@ -62,48 +62,22 @@ def random_dit(name: str):
     """An official DiT architecture with random, non-zero weights (latency does not depend on their values)."""
     import torch
 
-    from ..export.model import DiT, config_from_name
+    from ..export.model import DiT, config_from_name, randomize_weights
 
     try:
         config = config_from_name(name)
     except KeyError as e:
         raise UserError(str(e).strip("'\"")) from None
     torch.manual_seed(0)
-    dit = DiT(config).eval()
-    with torch.no_grad():
-        for pname, p in dit.named_parameters():
-            p.requires_grad_(False)
-            # adaLN-Zero starts at zero; identical zero tensors would be stored once and flatter the bundle size.
-            if pname != "pos_embed":
-                p.normal_(0.0, 0.02)
-    return dit
-
-
-def lazy_schedule_for(dit, steps: int, schedule: str | None, checkpoint_is_default: bool):
-    """The lazy schedule: a file, ``interval:K``, or by default the committed calibrated one (embedded model)
-    or ``interval:2`` (any other model: the only 50% pattern with caches at most one step old)."""
-    from lazydit import defaults
-
-    from ..export.schedule import load_schedule, schedule_from_source
-
-    if schedule is None:
-        path = defaults.default_schedule(steps)
-        if checkpoint_is_default and path.is_file():
-            return load_schedule(path)
-        schedule = "interval:2"
-    if schedule.startswith(("interval:", "ddim")):
-        return schedule_from_source(schedule, dit.config, steps)
-    sched = load_schedule(Path(schedule))
-    if sched.num_steps != steps:
-        raise UserError(f"{schedule}: schedule has {sched.num_steps} steps, --steps is {steps}")
-    return sched
+    dit = randomize_weights(DiT(config).eval(), 0.02)
+    return dit.requires_grad_(False)
 
 
 def build_bundle_set(dit, lazy_sched, targets: tuple[str, ...], bundle_dir: Path, tag: str,
                      verify: bool = False, force: bool = False) -> list[BenchBundle]:
     """Export (or reuse) the three bundles under ``bundle_dir``; a bundle is reused when its model fingerprint
     and schedule match and it has every target."""
-    from ..export.bundle import ExportOptions, export_bundle
+    from ..export.bundle import ExportOptions, bundle_matches, export_bundle
     from ..export.checkpoint import fingerprint
     from ..export.schedule import dense_schedule
 
@@ -128,21 +102,6 @@ def build_bundle_set(dit, lazy_sched, targets: tuple[str, ...], bundle_dir: Path
         export_bundle(dit, sched, path, opts, progress=True)
         out.append(BenchBundle(role, path))
     return out
-
-
-def bundle_matches(path: Path, fp: str, sched, targets) -> bool:
-    """Whether the bundle at ``path`` is of the model with fingerprint ``fp``, with ``sched``'s skips and reuse,
-    and has every target: then it can be used instead of exporting again."""
-    mpath = path / "manifest.json"
-    if not mpath.is_file():
-        return False
-    try:
-        m = json.loads(mpath.read_text())
-        saved = json.loads((path / "schedule.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return (m["model"].get("fingerprint") == fp and saved.get("skip") == sched.to_json()["skip"]
-            and saved.get("reuse", "hold") == sched.reuse and all(t in m["targets"] for t in targets))
 
 
 def bundles_from_paths(paths: list[Path]) -> list[BenchBundle]:

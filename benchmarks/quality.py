@@ -32,10 +32,10 @@ QUICK_LAZY = ("interval:10:2", "interval:20:2", "interval:10:2@forecast", "inter
 
 def config_specs(ddim_steps, lazy_specs) -> list[str]:
     """DDIM and LazyDiT specs; ``{schedule20}``, ``{gates20_hold}``... name committed files (left out if absent)."""
-    from lazydit import defaults
+    from lazydit.models import embedded_gates, embedded_schedule
 
-    files = {"schedule20": defaults.default_schedule(20), "gates20_hold": defaults.default_gates(20, "hold"),
-             "gates50_hold": defaults.default_gates(50, "hold")}
+    files = {"schedule20": embedded_schedule(20), "gates20_hold": embedded_gates(20, "hold"),
+             "gates50_hold": embedded_gates(50, "hold")}
     out = [f"ddim:{n}" for n in ddim_steps]
     for s in lazy_specs:
         named = [k for k in files if "{" + k + "}" in s]
@@ -49,13 +49,14 @@ def measure_step_graphs(model, bundle_dir: Path, backend: str, runner: Path | No
                         threads: int, tag: str = "quality") -> dict:
     """Median step time of each kind of step graph, from a LazyDiT-20 interval:2 / DDIM-20 / DDIM-10 set and
     the same LazyDiT-20 schedule forecasting, all measured in one interleaved run."""
-    from ..export.schedule import schedule_from_source
+    from ..export.schedule_source import resolve_schedule
     from .latency import BenchBundle, build_bundle_set, run_latency
 
-    sched = schedule_from_source("interval:2", model.config, 20)
+    sched, _ = resolve_schedule("interval:20:2", model)
     bundles = build_bundle_set(model, sched, ("executorch",), bundle_dir, tag)
-    sched.reuse = "forecast"
-    forecast = next(b for b in build_bundle_set(model, sched, ("executorch",), bundle_dir, tag) if b.role == "lazy")
+    forecasting, _ = resolve_schedule("interval:20:2@forecast", model)
+    forecast = next(b for b in build_bundle_set(model, forecasting, ("executorch",), bundle_dir, tag)
+                    if b.role == "lazy")
     bundles.append(BenchBundle("lazy_forecast", forecast.path))
     report = run_latency(bundles, [backend], repeat=repeat, warmup=1, threads=threads, runner=runner)
     by = {r["role"]: r for r in report["results"]}

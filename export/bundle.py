@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -25,10 +26,10 @@ from .graphs import StepGraph, example_inputs, parse_slot, plan_variants
 from .lower import dir_size, lower_coreml, lower_executorch, lower_onnx
 from .macs import forward_macs
 from .model import DiT, count_parameters
+from .names import DTYPES, TARGETS
 from .schedule import Schedule
 
 SCHEMA_VERSION = 1
-TARGETS = ("executorch", "coreml", "onnx", "torch")
 
 
 @dataclass
@@ -72,9 +73,10 @@ def check_output_folder(out: Path, force: bool) -> None:
         raise UserError(f"cannot write to {parent} ({e.strerror}); choose another --out") from None
 
 
-def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, heatmap: Path | None = None,
+def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, keep_scores=None,
                   progress: bool = True) -> dict:
-    """Export every target into ``out`` (atomically); returns the manifest."""
+    """Export every target into ``out`` (atomically); returns the manifest. ``keep_scores`` (steps, depth, 2),
+    the gates' mean keep scores of a calibrated schedule, are drawn into its heat map."""
     for t in opts.targets:
         if t not in TARGETS:
             raise UserError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
@@ -82,8 +84,8 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
         raise UserError(f"--batch must be at least 1, got {opts.batch}")
     if opts.quantize not in (None, "int8"):
         raise UserError(f"--quantize must be int8 (or left out), not {opts.quantize!r}")
-    if opts.dtype not in ("float32", "float16"):
-        raise UserError(f"--dtype must be float32 or float16, not {opts.dtype!r}")
+    if opts.dtype not in DTYPES:
+        raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, not {opts.dtype!r}")
     schedule.validate()
     schedule.check_model(dit.config)
     check_output_folder(out, opts.force)
@@ -148,12 +150,9 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
                 targets["coreml"]["decoder"] = DECODER
             targets[target]["export_seconds"] = round(time.time() - t0, 2)
         schedule.save(tmp / "schedule.json", c, opts.cfg_scale)
-        if heatmap is not None and heatmap.is_file():
-            shutil.copy(heatmap, tmp / "schedule.png")
-        else:
-            from .calibrate import draw_heatmap
+        from .calibrate import draw_heatmap
 
-            draw_heatmap(schedule, tmp / "schedule.png")
+        draw_heatmap(schedule, tmp / "schedule.png", None if keep_scores is None else np.asarray(keep_scores))
         manifest = build_manifest(dit, schedule, variants, per_step, opts, targets)
         if decoder is not None:
             _add_decoder(manifest, dit, opts, decoder)
@@ -230,6 +229,8 @@ def _write_golden(root: Path) -> None:
     from lazydit.runtime.bundle import load_bundle
     from lazydit.runtime.golden import write_golden
 
+    from . import reference_backend  # noqa: F401  (registers the torch backend)
+
     bundle = load_bundle(root)
     for name in ("executorch", "onnxruntime", "torch"):
         if bundle.has_target(target_of(name)):
@@ -274,7 +275,7 @@ def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], 
         "image": {"channels": c.in_channels, "height": c.input_size, "width": c.input_size,
                   "value_range": [-1.0, 1.0]},
         "classes": {"count": c.num_classes, "null_class": c.num_classes,
-                    "names": opts.class_names or [str(i) for i in range(c.num_classes)]},
+                    "names": opts.class_names or dit.class_names or [str(i) for i in range(c.num_classes)]},
         "batch": B,
         "guidance_scale": opts.cfg_scale,
         "clip_denoised": opts.clip_denoised,
@@ -302,3 +303,18 @@ def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], 
         "targets": targets,
         "exporter": _versions(),
     }
+
+
+def bundle_matches(path: Path, fp: str, sched: Schedule, targets) -> bool:
+    """Whether the bundle at ``path`` is of the model with fingerprint ``fp``, with ``sched``'s skips and reuse,
+    and has every target: then it can be used instead of exporting again."""
+    mpath = path / "manifest.json"
+    if not mpath.is_file():
+        return False
+    try:
+        m = json.loads(mpath.read_text())
+        saved = json.loads((path / "schedule.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (m["model"].get("fingerprint") == fp and saved.get("skip") == sched.to_json()["skip"]
+            and saved.get("reuse", "hold") == sched.reuse and all(t in m["targets"] for t in targets))

@@ -17,7 +17,7 @@ schedule lost to plain fewer-step sampling, so every decision here is checked on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -172,7 +172,7 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
         report = {"target_laziness": cfg.laziness, "best_candidate": "interval:2 (the only feasible schedule)",
                   "note": f"{target} skips with max-cache-age 1 leave one feasible schedule; raise --max-cache-age "
                           "for a choice", "gate_keep_scores": np.round(scores, 4).tolist()}
-        schedule.details = {k: v for k, v in report.items() if k != "gate_keep_scores"}
+        schedule = replace(schedule, details={k: v for k, v in report.items() if k != "gate_keep_scores"})
         return schedule, report
     e2e = EndToEnd(lazy, cfg)
     sens = step_sensitivity(e2e, S, D, progress)
@@ -240,7 +240,7 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
         "step_sensitivity_db": [round(float(v), 3) for v in sens],
         "gate_keep_scores": np.round(scores, 4).tolist(),
     }
-    schedule.details = {k: v for k, v in report.items() if k != "gate_keep_scores"}
+    schedule = replace(schedule, details={k: v for k, v in report.items() if k != "gate_keep_scores"})
     return schedule, report
 
 

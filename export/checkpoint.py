@@ -10,20 +10,21 @@ import hashlib
 import json
 import pickle
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from lazydit.errors import UserError
 
-from .model import DiT, DiTConfig
+from .model import DEFAULT_SAMPLING, DiT, DiTConfig
 
 # Head counts of the official sizes; the head count is the one config value a state_dict cannot show.
 _OFFICIAL_HEADS = {1152: 16, 1024: 16, 768: 12, 384: 6}
 CONFIG_METADATA_KEY = "lazydit.dit_config"
 SAMPLING_METADATA_KEY = "lazydit.sampling"
-# How to sample a model that says nothing about it: the official latent DiT samplers' settings.
-DEFAULT_SAMPLING = {"cfg_scale": 1.5, "clip_denoised": False, "num_steps": 50}
+CLASS_NAMES_METADATA_KEY = "lazydit.class_names"
+DATASET_METADATA_KEY = "lazydit.dataset"
 
 
 def infer_config(state_dict: dict[str, torch.Tensor], num_heads: int | None = None) -> DiTConfig:
@@ -83,40 +84,64 @@ def _read_pt(path: Path, weights: str) -> dict[str, torch.Tensor]:
     return obj
 
 
-def read_state_dict(path: str | Path, weights: str = "ema") -> tuple[dict[str, torch.Tensor], DiTConfig | None, dict]:
-    """The state_dict in a checkpoint file and, for our safetensors, the config and sampling defaults beside it."""
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """What a checkpoint says about itself besides its weights (official ``.pt`` files say nothing)."""
+
+    config: DiTConfig | None = None
+    sampling: dict = field(default_factory=lambda: dict(DEFAULT_SAMPLING))
+    class_names: list[str] | None = None
+
+
+def _class_names(meta: dict[str, str], path: Path) -> list[str] | None:
+    """Class names stored in the metadata, else those of the data set it records training on."""
+    if CLASS_NAMES_METADATA_KEY in meta:
+        try:
+            names = json.loads(meta[CLASS_NAMES_METADATA_KEY])
+        except ValueError as e:
+            raise UserError(f"{path}: bad class names in metadata ({e})") from None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise UserError(f"{path}: class names in metadata must be a list of strings")
+        return names
+    from .data import DATASET_CLASSES
+
+    return DATASET_CLASSES.get(meta.get(DATASET_METADATA_KEY, ""))
+
+
+def read_checkpoint(path: str | Path, weights: str = "ema") -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
+    """The state_dict in a checkpoint file and, for our safetensors, what its metadata says beside it."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}; pass --checkpoint with a .pt or .safetensors file")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError, safe_open
+    if path.suffix != ".safetensors":
+        return _read_pt(path, weights), CheckpointMeta()
+    from safetensors import SafetensorError, safe_open
 
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            sd = {k: f.get_tensor(k) for k in f.keys()}
+    except SafetensorError as e:
+        raise UserError(f"{path}: not a readable safetensors file ({e})") from None
+    config = None
+    sampling = dict(DEFAULT_SAMPLING)
+    try:
+        sampling.update(json.loads(meta.get(SAMPLING_METADATA_KEY, "{}")))
+    except ValueError as e:
+        raise UserError(f"{path}: bad sampling metadata ({e})") from None
+    if CONFIG_METADATA_KEY in meta:
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                sd = {k: f.get_tensor(k) for k in f.keys()}
-        except SafetensorError as e:
-            raise UserError(f"{path}: not a readable safetensors file ({e})") from None
-        config = None
-        sampling = dict(DEFAULT_SAMPLING)
-        try:
-            sampling.update(json.loads(meta.get(SAMPLING_METADATA_KEY, "{}")))
-        except ValueError as e:
-            raise UserError(f"{path}: bad sampling metadata ({e})") from None
-        if CONFIG_METADATA_KEY in meta:
-            try:
-                config = DiTConfig.from_dict(json.loads(meta[CONFIG_METADATA_KEY]))
-            except (ValueError, TypeError) as e:
-                raise UserError(f"{path}: bad DiT config in metadata ({e})") from None
-        return sd, config, sampling
-    return _read_pt(path, weights), None, dict(DEFAULT_SAMPLING)
+            config = DiTConfig.from_dict(json.loads(meta[CONFIG_METADATA_KEY]))
+        except (ValueError, TypeError) as e:
+            raise UserError(f"{path}: bad DiT config in metadata ({e})") from None
+    return sd, CheckpointMeta(config, sampling, _class_names(meta, path))
 
 
 def load_dit(path: str | Path, config: DiTConfig | None = None, weights: str = "ema",
              num_heads: int | None = None) -> DiT:
     """A DiT in eval mode with the checkpoint's weights (fp32), config from the file or inferred from shapes."""
-    sd, stored, sampling = read_state_dict(path, weights)
-    config = config or stored or infer_config(sd, num_heads)
+    sd, meta = read_checkpoint(path, weights)
+    config = config or meta.config or infer_config(sd, num_heads)
     model = DiT(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(sd))
@@ -130,7 +155,9 @@ def load_dit(path: str | Path, config: DiTConfig | None = None, weights: str = "
         if tuple(v.shape) != tuple(expected[k].shape):
             raise UserError(f"{path}: {k} has shape {tuple(v.shape)}, the config needs {tuple(expected[k].shape)}")
     model.load_state_dict({k: v.float() for k, v in sd.items()})
-    model.sampling_defaults = sampling
+    model.sampling_defaults = dict(meta.sampling)
+    if meta.class_names is not None and len(meta.class_names) == config.num_classes:
+        model.class_names = list(meta.class_names)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -148,6 +175,8 @@ def save_safetensors(model: DiT, path: str | Path, dtype: torch.dtype = torch.fl
     meta = {CONFIG_METADATA_KEY: json.dumps(model.config.to_dict())}
     if sampling is not None:
         meta[SAMPLING_METADATA_KEY] = json.dumps(sampling)
+    if getattr(model, "class_names", None):
+        meta[CLASS_NAMES_METADATA_KEY] = json.dumps(model.class_names)
     meta.update({k: str(v) for k, v in (extra or {}).items()})
     tmp = path.with_name(path.name + ".tmp")
     save_file(sd, str(tmp), metadata=meta)
@@ -161,3 +190,17 @@ def fingerprint(model: DiT) -> str:
         h.update(k.encode())
         h.update(v.detach().to(torch.float16).contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def is_same_model(model: DiT, path: Path) -> bool:
+    """Whether ``model`` has the weights of our safetensors checkpoint at ``path`` (config compared first, so a
+    different model costs no hashing)."""
+    if not path.is_file():
+        return False
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        stored = (f.metadata() or {}).get(CONFIG_METADATA_KEY)
+    if stored is None or DiTConfig.from_dict(json.loads(stored)) != model.config:
+        return False
+    return fingerprint(model) == fingerprint(load_dit(path))

@@ -17,6 +17,8 @@ import numpy as np
 
 from lazydit.errors import UserError
 
+from .names import DATASETS
+
 FASHION_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 FASHION_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -25,7 +27,7 @@ FASHION_FILES = {
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle boot"]
 MNIST_CLASSES = [str(i) for i in range(10)]
-DATASETS = ("fashion-mnist", "mnist")
+DATASET_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": MNIST_CLASSES}
 
 
 @dataclass

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lazydit.defaults import REUSE_MODES
 from lazydit.errors import UserError
+
+from .names import REUSE_MODES
 
 MODULES = ("attn", "mlp")
 GATES_FORMAT = "lazydit-gates/1"

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from lazydit.defaults import REUSE_MODES
-
 from .gates import MODULES, LazyGates
+from .names import REUSE_MODES
 from .model import DiT, modulate
 
 

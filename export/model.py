@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+# How to sample a model that says nothing about it: the official latent DiT samplers' settings.
+DEFAULT_SAMPLING = {"cfg_scale": 1.5, "clip_denoised": False, "num_steps": 50}
+
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
@@ -252,8 +255,10 @@ class DiT(nn.Module):
             [DiTBlock(config.hidden_size, config.num_heads, mlp_ratio=config.mlp_ratio) for _ in range(config.depth)]
         )
         self.final_layer = FinalLayer(config.hidden_size, config.patch_size, self.out_channels)
-        # How this model is meant to be sampled; checkpoints of ours carry their own in their metadata.
-        self.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": False, "num_steps": 50}
+        # How this model is meant to be sampled and what its classes are called; checkpoints of ours carry
+        # both in their metadata (see lazydit.export.checkpoint).
+        self.sampling_defaults = dict(DEFAULT_SAMPLING)
+        self.class_names: list[str] | None = None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -381,3 +386,16 @@ def config_from_name(name: str, **overrides) -> DiTConfig:
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters; the fixed pos_embed counts as in the official script (it is a Parameter)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@torch.no_grad()
+def randomize_weights(model: nn.Module, std: float = 0.02) -> nn.Module:
+    """Draw every parameter but ``pos_embed`` from N(0, std) with torch's global generator, in place.
+
+    For models whose values do not matter (latency, bundle size, parity tests): adaLN-Zero starts at zero, which
+    would make every block the identity and let a bundle store identical zero tensors once.
+    """
+    for name, p in model.named_parameters():
+        if name != "pos_embed":
+            p.normal_(0.0, std)
+    return model

@@ -16,26 +16,36 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lazydit.defaults import REUSE_MODES
 from lazydit.errors import UserError
 
 from .diffusion import ddim_timesteps
+from .names import REUSE_MODES
 from .macs import forward_macs
 from .model import DiTConfig
 
 SCHEDULE_FORMAT = "lazydit-schedule/1"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Schedule:
+    """A static skip schedule. Immutable: derive a changed one with :func:`dataclasses.replace`."""
+
     num_steps: int
     depth: int
-    skip: list[list[list[bool]]]  # [step][block][module: 0 attn, 1 mlp]; True = reuse the cache
+    skip: tuple[tuple[tuple[bool, bool], ...], ...]  # [step][block][module: 0 attn, 1 mlp]; True = reuse the cache
     source: str = "manual"
     max_cache_age: int = 1
     cfg_scale: float | None = None
     details: dict = field(default_factory=dict)
     reuse: str = "hold"
+
+    def __post_init__(self) -> None:
+        # Any nested sequence (lists, numpy's tolist()) is stored as tuples of bools, so no caller can change it.
+        try:
+            skip = tuple(tuple(tuple(bool(v) for v in m) for m in step) for step in self.skip)
+        except TypeError:
+            raise UserError("schedule skip masks must be nested lists [step][block][attn, mlp] of booleans") from None
+        object.__setattr__(self, "skip", skip)
 
     @property
     def timesteps(self) -> list[int]:
@@ -155,28 +165,3 @@ def interval_schedule(num_steps: int, depth: int, every: int) -> Schedule:
         raise UserError(f"interval must be at least 1, got {every}")
     skip = [[[i % every != 0] * 2 for _ in range(depth)] for i in range(num_steps)]
     return Schedule(num_steps, depth, skip, f"interval:{every}", max_cache_age=max(1, every - 1))
-
-
-def schedule_from_source(spec: str, config: DiTConfig, num_steps: int | None = None) -> Schedule:
-    """``ddim:N``/``ddim``, ``interval:N:K`` or ``interval:K`` (with ``num_steps``)."""
-    parts = spec.split(":")
-    sched = None
-    try:
-        if parts[0] == "ddim":
-            n = int(parts[1]) if len(parts) > 1 else num_steps
-            sched = dense_schedule(int(n), config.depth)
-        elif parts[0] == "interval":
-            if len(parts) == 3:
-                n, k = int(parts[1]), int(parts[2])
-            else:
-                n, k = int(num_steps), int(parts[1])
-            sched = interval_schedule(n, config.depth, k)
-    except (TypeError, ValueError, IndexError):
-        pass
-    if sched is not None:
-        try:
-            ddim_timesteps(sched.num_steps)
-        except ValueError as e:
-            raise UserError(f"--steps {sched.num_steps}: {e}") from None
-        return sched
-    raise UserError(f"unknown schedule source {spec!r}; use ddim, interval:K, lazydit, or a schedule file")

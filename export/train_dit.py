@@ -19,6 +19,7 @@ from lazydit.errors import UserError
 from lazydit.runtime.images import save_png_grid
 
 from .checkpoint import save_safetensors
+from .names import TRAIN_PRESETS
 from .data import load_dataset
 from .diffusion import NUM_TRAIN_TIMESTEPS, alphas_cumprod, q_sample
 from .lazy_dit import LazyDiT
@@ -73,6 +74,8 @@ PRESETS: dict[str, TrainConfig] = {
         steps=20, batch_size=16, lr=1e-3, warmup=5, ema_decay=0.9, checkpoint_every=10, sample_steps=5,
     ),
 }
+# The CLI offers the preset names without importing torch: they must be this table's keys.
+assert tuple(PRESETS) == TRAIN_PRESETS, "lazydit.export.names.TRAIN_PRESETS is out of date"
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:

@@ -39,6 +39,8 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
     """Raise UserError above tolerance; return the measured errors."""
     from lazydit.runtime.backends import create_backend
     from lazydit.runtime.bundle import load_bundle
+
+    from . import reference_backend  # noqa: F401  (registers the torch backend the check may run)
     from lazydit.runtime.scheduler import Scheduler, initial_noise
 
     bundle = load_bundle(root)

@@ -11,43 +11,43 @@ from pathlib import Path
 
 import numpy as np
 
-from . import defaults
-
 DEMO_DIR = Path("out/demo")
 
 
-def _bundle(name: str, source: str, sched, fp: str, force: bool) -> Path:
-    """``out/demo/NAME`` exported from schedule ``source``, reused while it still matches the model and ``sched``
-    (the committed schedule or model can change under it)."""
-    from .benchmarks.latency import bundle_matches
-    from .cli import main as cli_main
+def _bundle(name: str, dit, sched, fp: str, force: bool) -> Path:
+    """``out/demo/NAME`` exported with ``sched``, reused while it still matches the model and ``sched`` (the
+    committed schedule or model can change under it)."""
+    from .export.bundle import ExportOptions, bundle_matches, export_bundle
 
     out = DEMO_DIR / name
     if not force and bundle_matches(out, fp, sched, ("executorch",)):
         return out
-    args = ["export", "--schedule", source, "--steps", str(sched.num_steps), "--targets", "executorch",
-            "--out", str(out), "--force"]
-    if cli_main(args) != 0:
-        raise SystemExit(2)
+    sd = dit.sampling_defaults
+    opts = ExportOptions(targets=("executorch",), cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"],
+                         force=True, name=name)
+    manifest = export_bundle(dit, sched, out, opts)
+    print(f"bundle {out}: {len(manifest['variants'])} graph variant(s) for {sched.num_steps} steps, "
+          f"laziness {sched.laziness():.2f}")
     return out
 
 
 def run_demo(repeat: int = 3, force: bool = False) -> None:
+    """Export (or reuse) the three demo bundles, write ``out/demo/samples.png`` and print the latencies."""
     from .export.checkpoint import fingerprint, load_dit
-    from .export.schedule import dense_schedule, load_schedule
+    from .export.schedule_source import resolve_schedule
+    from .models import CHECKPOINT
     from .runtime.backends import create_backend
     from .runtime.bundle import load_bundle
     from .runtime.images import save_png_grid
     from .runtime.scheduler import Scheduler
 
-    dit = load_dit(defaults.DEFAULT_CHECKPOINT)
-    fp, depth = fingerprint(dit), dit.config.depth
-    path = defaults.default_schedule(defaults.DEFAULT_STEPS)
-    lazy = load_schedule(path)
+    dit = load_dit(CHECKPOINT)
+    fp = fingerprint(dit)
+    lazy, _ = resolve_schedule("embedded", dit)
     bundles = {
-        f"LazyDiT-20 @50% {lazy.reuse}": _bundle("lazydit-20", str(path), lazy, fp, force),
-        "DDIM-20": _bundle("ddim-20", "ddim", dense_schedule(20, depth), fp, force),
-        "DDIM-10": _bundle("ddim-10", "ddim", dense_schedule(10, depth), fp, force),
+        f"LazyDiT-20 @50% {lazy.reuse}": _bundle("lazydit-20", dit, lazy, fp, force),
+        "DDIM-20": _bundle("ddim-20", dit, resolve_schedule("ddim:20", dit)[0], fp, force),
+        "DDIM-10": _bundle("ddim-10", dit, resolve_schedule("ddim:10", dit)[0], fp, force),
     }
     rows, times = [], {}
     schedulers = {}

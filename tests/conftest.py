@@ -20,7 +20,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import pytest
 import torch
 
-from lazydit.export.model import DiT, DiTConfig, config_from_name
+from lazydit.export.model import DiT, DiTConfig, config_from_name, randomize_weights
 
 
 def randomize_(model: DiT, seed: int = 0) -> DiT:
@@ -75,10 +75,7 @@ def tiny_eval(tmp_path, monkeypatch):
     monkeypatch.setattr(ev, "CACHE_DIR", tmp_path / "cache")
     cfg = config_from_name("DiT-Tiny/4", input_size=28, in_channels=1, num_classes=10, learn_sigma=False)
     torch.manual_seed(0)
-    dit = DiT(cfg).eval()
-    for n, p in dit.named_parameters():
-        if n != "pos_embed":
-            p.data.normal_(0, 0.05)
+    dit = randomize_weights(DiT(cfg).eval(), 0.05)
     dit.sampling_defaults = {"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 4}
     clf_path = tmp_path / "clf.safetensors"
     save_classifier(SmallClassifier(10).eval(), clf_path, {"test_accuracy": 0.5, "num_classes": 10})
@@ -115,10 +112,7 @@ def tiny_executorch_bundle(tmp_path_factory):
     cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
     torch.manual_seed(0)
     dit = DiT(cfg).eval()
-    with torch.no_grad():
-        for name, p in dit.named_parameters():
-            if name != "pos_embed":
-                p.normal_(0, 0.05)
+    randomize_weights(dit, 0.05)
     ckpt = work / "tiny.safetensors"
     save_safetensors(dit, str(ckpt), dtype=torch.float32,
                      sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
@@ -188,11 +182,9 @@ def native_runner() -> Path:
 def embedded_executorch_bundle(tmp_path_factory) -> Path:
     """The embedded model's 20-step bundle with the committed calibrated schedule (what `make demo` ships),
     ExecuTorch only, with its golden trace: the trace the native, Android and Python tests share."""
-    from lazydit import defaults
-
     out = tmp_path_factory.mktemp("embedded") / "bundle"
     done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--schedule",
-                           str(defaults.default_schedule(20)), "--targets", "executorch", "--no-verify",
+                           "embedded", "--targets", "executorch", "--no-verify",
                            "--out", str(out)], capture_output=True, text=True,
                           env={**os.environ, "TQDM_DISABLE": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -204,10 +196,10 @@ def tiny_latency_set(tmp_path_factory):
     """The benchmark bundle set of a tiny DiT (depth 2, hidden 32): LazyDiT 10 steps interval:2, DDIM 10, DDIM 5;
     ExecuTorch and ONNX; exported in process by ``build_bundle_set``."""
     from lazydit.benchmarks.latency import build_bundle_set
-    from lazydit.export.schedule import schedule_from_source
+    from lazydit.export.schedule import interval_schedule
 
     cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
     torch.manual_seed(0)
     dit = randomize_(DiT(cfg), 3).eval()
-    sched = schedule_from_source("interval:2", cfg, 10)
+    sched = interval_schedule(10, cfg.depth, 2)
     return build_bundle_set(dit, sched, ("executorch", "onnx"), tmp_path_factory.mktemp("latency-set"), "tiny")

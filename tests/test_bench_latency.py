@@ -36,11 +36,12 @@ def test_bundle_set_roles_and_reuse(tiny_latency_set):
     assert [b.path for b in again] == [b.path for b in tiny_latency_set]
     assert {b.path: (b.path / "manifest.json").stat().st_mtime_ns for b in again} == before
     # The same skips forecasting are another bundle: it is not the holding one reused, nor does it replace it.
-    from lazydit.benchmarks.latency import bundle_matches
+    from dataclasses import replace
+
+    from lazydit.export.bundle import bundle_matches
     from lazydit.export.checkpoint import fingerprint
 
-    forecasting = load_schedule(lazy.path / "schedule.json")
-    forecasting.reuse = "forecast"
+    forecasting = replace(load_schedule(lazy.path / "schedule.json"), reuse="forecast")
     assert not bundle_matches(lazy.path, fingerprint(dit), forecasting, ("executorch",))
     assert bundle_matches(lazy.path, fingerprint(dit), load_schedule(lazy.path / "schedule.json"), ("executorch",))
 
@@ -90,7 +91,7 @@ def test_bundles_from_paths_needs_three_bundles(tiny_latency_set, tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--backends", "tensorrt"], "unknown backend 'tensorrt'"),
+    (["--backends", "tensorrt"], "list of executorch, native, onnxruntime, got 'tensorrt'"),
     (["--backends", "native", "--runner", "/nonexistent/lazydit_runner"], "native runner not found"),
 ])
 def test_cli_rejects_bad_backends_in_one_line(args, needle, capsys, tmp_path):
@@ -110,18 +111,24 @@ def test_cli_on_given_bundles(tiny_latency_set, tmp_path, capsys):
 
 
 def test_random_architecture_and_default_lazy_schedule():
-    from lazydit import defaults
-    from lazydit.benchmarks.latency import lazy_schedule_for, random_dit
+    from lazydit.benchmarks.latency import random_dit
+    from lazydit.export.checkpoint import load_dit
     from lazydit.export.schedule import load_schedule
+    from lazydit.export.schedule_source import default_lazy_source, resolve_schedule
+    from lazydit.models import CHECKPOINT, embedded_schedule
 
     dit = random_dit("DiT-S/8")
     # adaLN-Zero would leave these at zero; a latency model must compute real values everywhere.
     assert float(dit.blocks[0].adaLN_modulation[-1].weight.abs().sum()) > 0
     with pytest.raises(UserError, match="unknown model"):
         random_dit("DiT-Q/3")
-    committed = load_schedule(defaults.default_schedule(20))
-    assert lazy_schedule_for(dit, 20, None, checkpoint_is_default=True).skip == committed.skip
-    other = lazy_schedule_for(dit, 20, None, checkpoint_is_default=False)
+    # Any other model gets interval:2; the embedded one (recognised by its weights) its committed schedule.
+    assert default_lazy_source(dit, 20) == "interval:2"
+    other, _ = resolve_schedule(default_lazy_source(dit, 20), dit, steps=20)
     assert other.source == "interval:2" and other.laziness() == pytest.approx(0.5)
-    with pytest.raises(UserError, match="schedule has 20 steps, --steps is 10"):
-        lazy_schedule_for(dit, 10, str(defaults.default_schedule(20)), checkpoint_is_default=True)
+    embedded = load_dit(CHECKPOINT)
+    assert default_lazy_source(embedded, 20) == "embedded" and default_lazy_source(embedded, 10) == "interval:2"
+    committed = load_schedule(embedded_schedule(20))
+    assert resolve_schedule("embedded", embedded)[0].skip == committed.skip
+    with pytest.raises(UserError, match="schedule has 20 steps, --steps says 10"):
+        resolve_schedule(str(embedded_schedule(20)), embedded, steps=10)

@@ -17,7 +17,7 @@ from lazydit.export.checkpoint import (
     fingerprint,
     infer_config,
     load_dit,
-    read_state_dict,
+    read_checkpoint,
     save_safetensors,
 )
 from lazydit.export.diffusion import ddim_timesteps
@@ -114,7 +114,8 @@ def test_pt_plain_state_dict_and_official_training_checkpoint(pixel_dit, make_di
     assert fingerprint(ema) == fingerprint(pixel_dit)
     raw = load_dit(full, config=pixel_config, weights="model")
     assert fingerprint(raw) == fingerprint(other)
-    sd, cfg, sampling = read_state_dict(full)
+    sd, meta = read_checkpoint(full)
+    cfg, sampling = meta.config, meta.sampling
     assert cfg is None and set(sd) == set(pixel_dit.state_dict())
 
 

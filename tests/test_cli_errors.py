@@ -56,7 +56,7 @@ def test_subprocess_unknown_preset_for_train_dit(tmp_path):
     proc = _run("train-dit", "--preset", "no-such-preset", "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert proc.returncode == 2
     line = _one_error_line(proc.stderr)
-    assert "unknown preset 'no-such-preset'" in line and "smoke" in line
+    assert "invalid choice: 'no-such-preset'" in line and "smoke" in line
     assert not (tmp_path / "run").exists()
 
 

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+from dataclasses import replace
 import os
 import re
 import subprocess
@@ -28,7 +29,7 @@ from lazydit.export.checkpoint import fingerprint, load_dit, save_safetensors
 from lazydit.export.diffusion import ddim_steps, ddim_timesteps
 from lazydit.export.gates import GatesMeta, LazyGates, save_gates
 from lazydit.export.graphs import plan_variants, slot_name, step_patterns
-from lazydit.export.model import DiT, config_from_name
+from lazydit.export.model import DiT, config_from_name, randomize_weights
 from lazydit.export.schedule import Schedule, dense_schedule, interval_schedule
 
 STEPS = 10
@@ -50,10 +51,7 @@ def tiny_checkpoint(folder: Path) -> Path:
         cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
         torch.manual_seed(0)
         dit = DiT(cfg).eval()
-        with torch.no_grad():
-            for name, p in dit.named_parameters():
-                if name != "pos_embed":  # adaLN-Zero would otherwise make every block the identity
-                    p.normal_(0, 0.05)
+        randomize_weights(dit, 0.05)
         save_safetensors(dit, path, dtype=torch.float32,
                          sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": STEPS})
     return path
@@ -165,8 +163,7 @@ def test_dense_schedule_is_one_variant():
 
 
 def test_forecast_adds_delta_slots_and_bakes_the_ratio():
-    sched = interval_schedule(10, 2, 2)
-    sched.reuse = "forecast"
+    sched = replace(interval_schedule(10, 2, 2), reuse="forecast")
     variants, per_step = plan_variants(sched)
     # step 0 fills the caches, step 1 holds (one output only), step 2 also writes deltas, step 3 forecasts.
     assert [v.name for v in variants] == ["v0", "v1", "v2", "v3"]
@@ -349,8 +346,7 @@ def test_forecast_bundle_runs_its_forecast_on_every_backend(forecast_bundle, int
     jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(m)
     assert m["schedule"]["reuse"] == "forecast" and _manifest(interval_bundle)["schedule"]["reuse"] == "hold"
     assert m["slots"] == [f"cache_{b}_{k}{d}" for b in range(2) for k in ("attn", "mlp") for d in ("", "_delta")]
-    sched = interval_schedule(STEPS, load_dit(tiny_ckpt).config.depth, 2)
-    sched.reuse = "forecast"
+    sched = replace(interval_schedule(STEPS, load_dit(tiny_ckpt).config.depth, 2), reuse="forecast")
     variants, per_step = plan_variants(sched)
     assert [Variant.from_manifest(v) for v in m["variants"]] == variants
     assert [s["variant"] for s in m["steps"]] == per_step

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lazydit.export.checkpoint import save_safetensors
-from lazydit.export.model import DiT, config_from_name
+from lazydit.export.model import DiT, config_from_name, randomize_weights
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +17,7 @@ def tiny_ckpt(tmp_path_factory):
     work = tmp_path_factory.mktemp("opts")
     torch.manual_seed(0)
     dit = DiT(config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)).eval()
-    with torch.no_grad():
-        for name, p in dit.named_parameters():
-            if name != "pos_embed":
-                p.normal_(0, 0.05)
+    randomize_weights(dit, 0.05)
     save_safetensors(dit, work / "tiny.safetensors", dtype=torch.float32,
                      sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
     return work / "tiny.safetensors"

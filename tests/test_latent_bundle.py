@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lazydit.export.checkpoint import save_safetensors
-from lazydit.export.model import DiT, config_from_name
+from lazydit.export.model import DiT, config_from_name, randomize_weights
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,7 @@ def latent_bundle(tmp_path_factory):
                         layers_per_block=1, norm_num_groups=4, sample_size=16)
     vae.save_pretrained(work / "vae")
     dit = DiT(config_from_name("DiT-Tiny/2", input_size=8, in_channels=4, num_classes=4, learn_sigma=True)).eval()
-    with torch.no_grad():
-        for name, p in dit.named_parameters():
-            if name != "pos_embed":
-                p.normal_(0, 0.05)
+    randomize_weights(dit, 0.05)
     save_safetensors(dit, work / "dit.safetensors", dtype=torch.float32)
     out = work / "bundle"
     done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(work / "dit.safetensors"),

@@ -4,6 +4,7 @@ Every way a schedule file can be wrong must end in one ``UserError`` line that n
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -19,7 +20,6 @@ from lazydit.export.schedule import (
     dense_schedule,
     interval_schedule,
     load_schedule,
-    schedule_from_source,
 )
 
 
@@ -51,7 +51,7 @@ def test_interval_2_alternates_dense_and_fully_lazy_steps():
     assert s.laziness() == 0.5
     assert s.num_skipped() == 5 * 2 * 2
     for i, step in enumerate(s.skip):
-        assert step == [[i % 2 == 1] * 2] * 2
+        assert step == ((i % 2 == 1,) * 2,) * 2
     s.validate()
 
 
@@ -100,40 +100,64 @@ def test_macs_ratio_matches_the_per_module_counts(pixel_config, cfg_scale, batch
     assert macs["ratio"] == pytest.approx(s.macs_per_image(pixel_config, 1.0)["ratio"])
 
 
-def test_schedule_from_source_specs(pixel_config):
-    assert schedule_from_source("ddim:20", pixel_config).num_steps == 20
-    assert schedule_from_source("ddim", pixel_config, 10).laziness() == 0.0
-    s = schedule_from_source("interval:10:2", pixel_config)
-    assert (s.num_steps, s.source, s.depth) == (10, "interval:2", pixel_config.depth)
-    assert schedule_from_source("interval:3", pixel_config, 9).skip == interval_schedule(9, 2, 3).skip
-    for bad in ("fora", "interval:x", "ddim:ten", "interval"):
+def test_schedule_sources_in_the_one_grammar(pixel_dit):
+    from lazydit.export.schedule_source import parse_schedule_source, resolve_schedule
+
+    assert resolve_schedule("ddim:20", pixel_dit)[0].num_steps == 20
+    assert resolve_schedule("ddim", pixel_dit, steps=10)[0].laziness() == 0.0
+    s, report = resolve_schedule("interval:10:2", pixel_dit)
+    assert (s.num_steps, s.source, s.depth, report) == (10, "interval:2", pixel_dit.config.depth, None)
+    assert resolve_schedule("interval:3", pixel_dit, steps=9)[0].skip == interval_schedule(9, 2, 3).skip
+    assert resolve_schedule("interval:10:2@forecast", pixel_dit)[0].reuse == "forecast"
+    assert resolve_schedule("interval:10:2", pixel_dit, reuse="forecast")[0].reuse == "forecast"
+    src = parse_schedule_source("lazy:20:g.safetensors@hold")
+    assert (src.kind, src.steps, str(src.path), src.reuse, src.is_dynamic) == ("lazy", 20, "g.safetensors", "hold", True)
+    for bad in ("fora", "interval:x", "ddim:ten", "interval", "ddim:0", "interval:10:-1"):
         with pytest.raises(UserError) as e:
-            schedule_from_source(bad, pixel_config, None)
-        assert f"unknown schedule source {bad!r}" in _one_line(e)
+            resolve_schedule(bad, pixel_dit)
+        assert repr(bad) in _one_line(e) and "interval[:N]:K" in _one_line(e)
+    with pytest.raises(UserError, match="has 10 steps, --steps says 12"):
+        resolve_schedule("interval:10:2", pixel_dit, steps=12)
+    with pytest.raises(UserError, match="no static graph"):
+        resolve_schedule("lazy:10", pixel_dit)
+
+
+def test_a_schedule_cannot_be_changed_after_the_fact():
+    import dataclasses
+
+    s = dense_schedule(4, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.reuse = "forecast"
+    with pytest.raises(TypeError):
+        s.skip[0][1][1] = True
+    assert dataclasses.replace(s, reuse="forecast").reuse == "forecast" and s.reuse == "hold"
+
+
+def _skips(num_steps: int, depth: int = 2) -> list:
+    return [[[False, False] for _ in range(depth)] for _ in range(num_steps)]
 
 
 # --- the rules ------------------------------------------------------------------------------------------------
 
 
 def test_validate_rejects_a_skip_at_step_0():
-    s = dense_schedule(4, 2)
-    s.skip[0][1][1] = True
+    skip = _skips(4)
+    skip[0][1][1] = True
     with pytest.raises(UserError) as e:
-        s.validate("mine.json")
+        Schedule(4, 2, skip).validate("mine.json")
     msg = _one_line(e)
     assert msg.startswith("mine.json: step 0") and "nothing is cached" in msg
 
 
 @pytest.mark.parametrize("age", [1, 2, 3])
 def test_validate_rejects_caches_older_than_max_cache_age(age):
-    s = dense_schedule(8, 2)
-    s.max_cache_age = age
+    skip = _skips(8)
     for i in range(1, age + 1):  # exactly max_cache_age reuses in a row are fine
-        s.skip[i][0][1] = True
-    s.validate()
-    s.skip[age + 1][0][1] = True  # one more is a cache age + 1 steps old
+        skip[i][0][1] = True
+    Schedule(8, 2, skip, max_cache_age=age).validate()
+    skip[age + 1][0][1] = True  # one more is a cache age + 1 steps old
     with pytest.raises(UserError) as e:
-        s.validate("x.json")
+        Schedule(8, 2, skip, max_cache_age=age).validate("x.json")
     msg = _one_line(e)
     assert f"block 0 mlp at step {age + 1}" in msg and f"{age + 1} steps old" in msg
     assert f"max-cache-age {age}" in msg
@@ -162,9 +186,7 @@ def test_schedule_for_another_depth_is_refused(pixel_config):
 
 
 def test_save_load_round_trip(tmp_path, pixel_config):
-    s = interval_schedule(10, 2, 3)
-    s.cfg_scale = 1.5
-    s.details = {"note": "hand made"}
+    s = dataclasses.replace(interval_schedule(10, 2, 3), cfg_scale=1.5, details={"note": "hand made"})
     path = tmp_path / "sub" / "s.json"
     s.save(path, pixel_config)
     d = json.loads(path.read_text())
@@ -180,8 +202,7 @@ def test_save_load_round_trip(tmp_path, pixel_config):
 
 
 def test_reuse_round_trips_and_defaults_to_hold(tmp_path):
-    s = interval_schedule(10, 2, 2)
-    s.reuse = "forecast"
+    s = dataclasses.replace(interval_schedule(10, 2, 2), reuse="forecast")
     p = tmp_path / "s.json"
     s.save(p)
     assert load_schedule(p).reuse == "forecast"

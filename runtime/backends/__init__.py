@@ -1,14 +1,39 @@
-"""Backends run one variant of a bundle on given inputs. Each is imported only when asked for."""
+"""Backends run one variant of a bundle on given inputs. Each is imported only when asked for.
+
+The runtime's own backends are listed here; another half of the package adds its own with
+:func:`register_backend` (the export half registers the eager PyTorch reference, ``torch``), so the runtime
+never imports it.
+"""
 from __future__ import annotations
+
+import importlib
+from typing import Callable
 
 from lazydit.errors import UserError
 
-BACKENDS = ("executorch", "onnxruntime", "torch", "coreml")
+# name -> (bundle target it runs, "module:Class" of the runtime's own backends)
+_BUILTIN = {
+    "executorch": ("executorch", "lazydit.runtime.backends.executorch_backend:ExecuTorchBackend"),
+    "onnxruntime": ("onnx", "lazydit.runtime.backends.onnxruntime_backend:OnnxRuntimeBackend"),
+    "coreml": ("coreml", "lazydit.runtime.backends.coreml_backend:CoreMLBackend"),
+}
+# Backends registered from outside the runtime: name -> (target, factory(bundle, threads=...)).
+_REGISTERED: dict[str, tuple[str, Callable]] = {}
+# Backends this package provides elsewhere, and what makes them available.
+_PROVIDED_ELSEWHERE = {"torch": "import lazydit.export.reference_backend (pip install 'lazydit-mobile[export]')"}
+BACKENDS = (*_BUILTIN, *_PROVIDED_ELSEWHERE)
+
+
+def register_backend(name: str, target: str, factory: Callable) -> None:
+    """Make ``create_backend(name, ...)`` build ``factory(bundle, threads=...)`` for bundles with ``target``."""
+    _REGISTERED[name] = (target, factory)
 
 
 def target_of(backend: str) -> str:
     """The bundle target a backend runs (onnxruntime runs the ``onnx`` graphs)."""
-    return {"onnxruntime": "onnx"}.get(backend, backend)
+    if backend in _REGISTERED:
+        return _REGISTERED[backend][0]
+    return _BUILTIN[backend][0] if backend in _BUILTIN else backend
 
 
 class TappedBackend:
@@ -30,17 +55,16 @@ class TappedBackend:
 
 def create_backend(name: str, bundle, threads: int | None = None):
     """The backend ``name`` loaded for ``bundle``; one-line errors when it cannot run here."""
-    if name not in BACKENDS:
+    if name not in _BUILTIN and name not in _REGISTERED:
+        if name in _PROVIDED_ELSEWHERE:
+            raise UserError(f"backend {name!r} is not loaded; {_PROVIDED_ELSEWHERE[name]}")
         raise UserError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     target = target_of(name)
     if not bundle.has_target(target):
         raise UserError(f"{bundle.root}: bundle has no {target} graphs; export it with --targets including {target}")
-    if name == "executorch":
-        from .executorch_backend import ExecuTorchBackend as cls
-    elif name == "onnxruntime":
-        from .onnxruntime_backend import OnnxRuntimeBackend as cls
-    elif name == "torch":
-        from .torch_backend import TorchBackend as cls
+    if name in _REGISTERED:
+        factory = _REGISTERED[name][1]
     else:
-        from .coreml_backend import CoreMLBackend as cls
-    return cls(bundle, threads=threads)
+        module, _, cls = _BUILTIN[name][1].partition(":")
+        factory = getattr(importlib.import_module(module), cls)
+    return factory(bundle, threads=threads)

@@ -1,22 +1,22 @@
-"""The eager PyTorch reference: rebuilds each variant's step graph from the bundle's ``torch`` weights."""
+"""The eager PyTorch reference backend, ``torch``: rebuilds each variant's step graph from the bundle's
+``torch`` weights. It lives in the export half (it needs the model code) and registers itself with the
+runtime's backend registry on import."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from lazydit.errors import UserError
+from lazydit.runtime.backends import register_backend
+
+from .checkpoint import load_dit
+from .graphs import DecodeGraph, StepGraph, Variant
+from .vae import load_vae
 
 
 class TorchBackend:
     name = "torch"
 
     def __init__(self, bundle, threads: int | None = None):
-        try:
-            import torch
-
-            from ...export.checkpoint import load_dit
-            from ...export.graphs import StepGraph, Variant
-        except ImportError as e:
-            raise UserError(f"the torch backend needs torch ({e}); use --backend executorch or onnxruntime") from None
         if threads:
             torch.set_num_threads(threads)
         self._torch = torch
@@ -31,9 +31,6 @@ class TorchBackend:
 
         self.decoder = None
         if "decoder" in m:
-            from ...export.graphs import DecodeGraph
-            from ...export.vae import load_vae
-
             vae = load_vae(bundle.path(m["targets"]["torch"]["decoder"]))
             self.decoder = DecodeGraph(vae.half() if m["dtype"] == "float16" else vae, m["decoder"]["latent_scale"])
 
@@ -49,3 +46,6 @@ class TorchBackend:
         with t.no_grad():
             outs = self.graphs[variant](*[t.from_numpy(a) for a in inputs])
         return [o.numpy() for o in outs]
+
+
+register_backend("torch", "torch", TorchBackend)
