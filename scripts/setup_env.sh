@@ -22,9 +22,12 @@ need_debs() {
 
 # Offline data: Fashion-MNIST, the embedded model's data set.
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_debs "Fashion-MNIST" dataset-fashion-mnist
-# Header-only JSON library of the native runner (runtime/native); without it its tests skip.
+# Header-only JSON library of the native runner (runtime/native). Without any of these tools their tests skip,
+# and under CI (CI=true) they fail: a missing install step must not hide behind a green run.
 [ -f /usr/include/nlohmann/json.hpp ] || need_debs "the native runner's JSON headers" nlohmann-json3-dev
-# Java toolchain for the Android demo's scheduler core (tests/test_android_core.py); without it those tests skip.
+# CMake and a C++ compiler build the native runner (tests/test_native_runner.py).
+command -v cmake >/dev/null && command -v c++ >/dev/null || need_debs "the native runner's build tools" cmake g++
+# Java toolchain for the Android demo's scheduler core (tests/test_android_core.py).
 if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ] \
         || [ ! -f /usr/share/java/hamcrest-core.jar ] || [ ! -f /usr/share/java/gson.jar ]; then
     need_debs "the Java test toolchain" default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java

@@ -87,14 +87,14 @@ def test_a_larger_run_extends_the_cached_prefix(tiny_eval):
     assert sorted(p.name.rsplit("-", 1)[1] for p in ev.CACHE_DIR.glob("samples-*")) == ["n5.npz", "n9.npz"]
 
 
-def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny_eval, tmp_path):
+def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny_eval, tmp_path, missing_tool):
     from lazydit.benchmarks.metrics import find_inception_network
     from lazydit.errors import UserError
 
     try:
         find_inception_network()
     except UserError as e:
-        pytest.skip(str(e))
+        missing_tool(str(e))
     dit, clf = tiny_eval
     res = ev.evaluate(dit, ["ddim:2"], n=10, reference_steps=2, classifier_path=clf, inception=True,
                       inception_real_n=24, n_boot=2, batch_size=10)
