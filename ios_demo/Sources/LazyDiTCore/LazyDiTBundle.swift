@@ -50,16 +50,23 @@ public struct LazyDiTBundle: Sendable {
         return bundle
     }
 
+    /// Size in bytes of the regular file at `url`, nil when it is missing or not a regular file.
+    ///
+    /// Read through typed URL resource values: `attributesOfItem(...)[.size]` is an `NSNumber` on Apple platforms
+    /// but may be a plain `UInt64` on other Foundations, where an `as? NSNumber` cast silently fails.
+    static func regularFileSize(_ url: URL) -> Int? {
+        guard let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey]),
+              values.isRegularFile == true else { return nil }
+        return values.fileSize
+    }
+
     private func checkFiles(verifyChecksums: Bool, progress: ((Double) -> Void)?) throws {
         let files = manifest.files
         let total = max(1, files.values.reduce(0) { $0 + $1.bytes })
         var done = 0
         for (rel, entry) in files.sorted(by: { $0.key < $1.key }) {
             let fileURL = self.url(rel)
-            var isDir: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: fileURL.path, isDirectory: &isDir)
-            let attributes = try? FileManager.default.attributesOfItem(atPath: fileURL.path)
-            guard exists, !isDir.boolValue, let size = (attributes?[.size] as? NSNumber)?.intValue else {
+            guard let size = Self.regularFileSize(fileURL) else {
                 throw LazyDiTError("\(fileURL.path): listed in the manifest but missing; re-export or re-copy the bundle")
             }
             if size != entry.bytes {

@@ -25,6 +25,16 @@ final class ManifestTests: XCTestCase {
         }
     }
 
+    func testFileSizesAreReadOnThisFoundation() throws {
+        // The size check must see real sizes here too: a size that reads as missing would refuse every bundle.
+        let bundle = try LazyDiTBundle.load(at: FixturePaths.tinyCoreML, fileCheck: .skip)
+        for (rel, entry) in bundle.manifest.files {
+            XCTAssertEqual(LazyDiTBundle.regularFileSize(bundle.url(rel)), entry.bytes, rel)
+        }
+        XCTAssertNil(LazyDiTBundle.regularFileSize(bundle.url("coreml")), "a folder is not a file")
+        XCTAssertNil(LazyDiTBundle.regularFileSize(bundle.url("no-such-file")))
+    }
+
     func testEditedByteIsRefusedWithTheFileNamed() throws {
         let copy = try FixturePaths.temporaryCopy(of: FixturePaths.tinyCoreML)
         let target = copy.appendingPathComponent("schedule.json")

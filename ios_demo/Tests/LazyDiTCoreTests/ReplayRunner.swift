@@ -47,6 +47,8 @@ final class ReplayRunner: GraphRunner {
     private let outputs: [[Recorded]]
     private var cursor = 0
     private(set) var calls = 0
+    /// Every distinct buffer the scheduler passed as each input name: one per cache slot, two for the latent.
+    private(set) var buffersByName: [String: Set<ObjectIdentifier>] = [:]
 
     init(stepsFolder: URL) throws {
         let index = stepsFolder.appendingPathComponent("steps.json")
@@ -97,7 +99,9 @@ final class ReplayRunner: GraphRunner {
             guard tensor.spec == rec.spec else {
                 throw Mismatch(description: "step \(i): input \(rec.name) is \(tensor.spec), the recording has \(rec.spec)")
             }
-            if let at = rec.bytes.indices.first(where: { tensor.bytes[$0] != rec.bytes[$0] }) {
+            // Whole-buffer comparison first (fast even in debug builds); the offset only for the message.
+            if tensor.bytes != rec.bytes {
+                let at = rec.bytes.indices.first { tensor.bytes[$0] != rec.bytes[$0] } ?? 0
                 throw Mismatch(description: "step \(i): input \(rec.name) differs from the recording at byte \(at)")
             }
         }
@@ -110,6 +114,10 @@ final class ReplayRunner: GraphRunner {
                 throw Mismatch(description: "step \(i): output \(rec.name) goes into a \(tensor.spec) buffer, the recording has \(rec.spec)")
             }
             try tensor.setBytes(rec.bytes)
+        }
+        // Outputs are filed under the buffer they land in: the latent ("x") and each written slot.
+        for (name, tensor) in zip(variant.inputs + ["x"] + variant.writes, given + destinations) {
+            buffersByName[name, default: []].insert(ObjectIdentifier(tensor))
         }
         cursor = (cursor + 1) % recording.steps.count
         calls += 1

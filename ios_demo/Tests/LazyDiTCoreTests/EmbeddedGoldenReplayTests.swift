@@ -1,0 +1,74 @@
+import Foundation
+import XCTest
+@testable import LazyDiTCore
+
+/// The scheduler core on the bundle the apps ship: the embedded model, 20 steps, forecasting (16 cache slots and
+/// their 16 delta slots), replayed against the golden trace that the Python, native and Java schedulers check too.
+///
+/// The recording is made by tests/test_ios_swift.py (the exporter's bundle, one Python-scheduler run on
+/// ExecuTorch, written by ios_demo/Scripts/make_fixtures.py) and passed in `LAZYDIT_EMBEDDED_REPLAY`; it is tens
+/// of megabytes, so it is not committed. Without the variable the tests skip, except under CI (`CI=true`),
+/// where a missing recording means the replay silently stopped running and is a failure.
+final class EmbeddedGoldenReplayTests: XCTestCase {
+    static let environmentKey = "LAZYDIT_EMBEDDED_REPLAY"
+
+    private var folder: URL!
+    private var bundle: LazyDiTBundle!
+    private var trace: GoldenTrace!
+    private var noise: [Float]!
+
+    override func setUpWithError() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let path = env[Self.environmentKey], !path.isEmpty else {
+            let reason = "\(Self.environmentKey) is not set: the embedded golden replay did not run "
+                + "(tests/test_ios_swift.py records it and sets the variable)"
+            if env["CI"]?.lowercased() == "true" {
+                XCTFail(reason)
+                throw LazyDiTError(reason)
+            }
+            throw XCTSkip(reason)
+        }
+        folder = URL(fileURLWithPath: path, isDirectory: true)
+        // The recording keeps manifest.json, golden/ and steps/; the graphs stay with the exported bundle.
+        bundle = try LazyDiTBundle.load(at: folder, fileCheck: .skip)
+        trace = try GoldenTrace.load(from: folder.appendingPathComponent("golden/trace.json"))
+        noise = try RawTensorData.readFloat32File(folder.appendingPathComponent("golden/\(trace.noiseFile)"),
+                                                  count: try XCTUnwrap(bundle.manifest.tensorSpec("x")).count)
+    }
+
+    private func makeScheduler() throws -> (StepScheduler<ReplayRunner>, ReplayRunner) {
+        let runner = try ReplayRunner(stepsFolder: folder.appendingPathComponent("steps"))
+        return (try StepScheduler(manifest: bundle.manifest, runner: runner), runner)
+    }
+
+    func testReplayedRunMatchesTheGoldenTraceStepByStep() throws {
+        let (scheduler, runner) = try makeScheduler()
+        let plan = try StepPlan.lazy(bundle.manifest)
+        XCTAssertEqual(plan.count, 20)
+        let result = try scheduler.run(plan: plan, classes: trace.classes, noise: noise, recordLatents: true)
+        XCTAssertEqual(runner.calls, 20)
+        XCTAssertEqual(result.variants, trace.steps.map(\.variant))
+        XCTAssertEqual(trace.compare(plan: plan, latents: result.latents), [])
+        XCTAssertEqual(trace.compareFinal(result.image), [])
+        // The recording is the golden run on the trace's own backend: the final latent is golden/final.bin exactly.
+        let final = try RawTensorData.readFloat32File(folder.appendingPathComponent("golden/\(trace.finalFile)"),
+                                                      count: noise.count)
+        XCTAssertEqual(result.image.map(\.bitPattern), final.map(\.bitPattern))
+        XCTAssertEqual(result.lazyMask.filter { $0 }.count, 10, "the embedded schedule skips at half of the steps")
+    }
+
+    func testEveryCacheSlotHasOneBufferForTheWholeRun() throws {
+        let (scheduler, runner) = try makeScheduler()
+        let plan = try StepPlan.lazy(bundle.manifest)
+        _ = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
+        _ = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
+        let slots = bundle.manifest.slots
+        XCTAssertEqual(slots.count, 32)
+        XCTAssertEqual(slots.filter { $0.hasSuffix("_delta") }.count, 16)
+        for slot in slots {
+            XCTAssertEqual(runner.buffersByName[slot]?.count, 1, "buffers used for \(slot) over two runs")
+        }
+        XCTAssertEqual(runner.buffersByName["x"]?.count, 2, "two latent buffers used in turn")
+        XCTAssertEqual(runner.buffersByName["y"]?.count, 1)
+    }
+}
