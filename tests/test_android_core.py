@@ -8,7 +8,10 @@ outputs to .bin files, and the JUnit tests then check that the Java scheduler fe
 manifest validation tests corrupt copies of that same bundle.
 
 The Java side is compiled with ``javac`` against Debian's gson, junit4 and hamcrest jars, which
-scripts/setup_env.sh installs; without them these tests skip and say what to install.
+scripts/setup_env.sh installs; without them these tests skip and say what to install, and under CI
+(``CI=true``, where the set-up ran) they fail instead. The JUnit classes run through the suite's own
+``JUnitCounts`` main, which counts the tests that executed: JUnitCore's "OK (N tests)" also counts tests
+skipped through ``Assume``, so a suite whose data never arrived would look green.
 """
 from __future__ import annotations
 
@@ -31,15 +34,56 @@ JARS = ("gson.jar", "junit4.jar", "hamcrest-core.jar")
 INSTALL_HINT = "apt-get install default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java (scripts/setup_env.sh does)"
 
 
+JUNIT_MAIN = "dev.lazydit.core.JUnitCounts"
+# Needs the embedded bundle's recording; test_junit_core_on_the_embedded_bundle runs it on its own.
+EMBEDDED_TEST = "dev.lazydit.core.EmbeddedGoldenTest"
+
+
+def _missing(reason: str) -> None:
+    """Skips for a tool scripts/setup_env.sh installs; under CI the set-up ran, so its absence fails."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: scripts/setup_env.sh should have installed it)")
+    pytest.skip(reason)
+
+
 def _classpath() -> list[Path]:
-    """The jars the core and its tests need, or a skip naming what is missing."""
+    """The jars the core and its tests need, or a skip (a failure under CI) naming what is missing."""
     for tool in ("javac", "java"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not found; {INSTALL_HINT}")
+            _missing(f"{tool} not found; {INSTALL_HINT}")
     missing = [j for j in JARS if not (JAVA_LIBS / j).is_file()]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not in {JAVA_LIBS}; {INSTALL_HINT}")
+        _missing(f"{', '.join(missing)} not in {JAVA_LIBS}; {INSTALL_HINT}")
     return [JAVA_LIBS / j for j in JARS]
+
+
+def _test_source(cls: str) -> Path:
+    return CORE / "src/test/java" / (cls.replace(".", "/") + ".java")
+
+
+def expected_tests(classes: list[str]) -> int:
+    """How many tests the classes declare: their @Test methods, read from the sources."""
+    return sum(len(re.findall(r"^\s*@Test\b", _test_source(c).read_text(), re.M)) for c in classes)
+
+
+def run_junit(classes_dir: Path, jars: list[Path], tests: list[str], props: dict[str, Path]):
+    """Runs ``tests`` through JUnitCounts; returns the process and its counts (executed, failed, ...)."""
+    cp = os.pathsep.join([str(classes_dir), *map(str, jars)])
+    proc = subprocess.run(["java", *(f"-D{k}={v}" for k, v in props.items()), "-cp", cp, JUNIT_MAIN, *tests],
+                          capture_output=True, text=True, timeout=300)
+    m = re.search(r"^JUNIT-COUNTS (.*)$", proc.stdout, re.M)
+    assert m, f"JUnitCounts printed no counts:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    counts = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    return proc, counts
+
+
+def assert_all_ran(proc, counts: dict[str, int], tests: list[str]) -> None:
+    """Every declared test executed and passed: none failed, none skipped through Assume or @Ignore."""
+    detail = f"{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 0 and counts["failed"] == 0, f"JUnit failures:\n{detail}"
+    assert counts["assumption_failures"] == 0 and counts["ignored"] == 0, f"JUnit tests skipped:\n{detail}"
+    want = expected_tests(tests)
+    assert counts["executed"] == counts["passed"] == want, f"{counts['executed']} of {want} tests ran:\n{detail}"
 
 
 @pytest.fixture(scope="module")
@@ -114,27 +158,32 @@ def recording(tiny_bundle, tmp_path_factory) -> Path:
     return record_run(tiny_bundle, tmp_path_factory.mktemp("recording"))
 
 
-@pytest.fixture(scope="module")
-def junit_run(java_build, tiny_bundle, recording, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """Runs every JUnit test class of the core once; returns the process and its output folder."""
-    classes_dir, jars = java_build
-    out = tmp_path_factory.mktemp("junit-out")
+def core_test_classes() -> list[str]:
+    """Every JUnit class of the core (the *Test sources) but the embedded-bundle one."""
     tests = sorted(p.relative_to(CORE / "src/test/java").with_suffix("").as_posix().replace("/", ".")
                    for p in CORE.glob("src/test/java/**/*Test.java"))
     assert tests, "no JUnit test classes found"
-    cp = os.pathsep.join([str(classes_dir), *map(str, jars)])
-    proc = subprocess.run(["java", f"-Dlazydit.bundle={tiny_bundle}", f"-Dlazydit.recording={recording}",
-                           f"-Dlazydit.out={out}", "-cp", cp, "org.junit.runner.JUnitCore", *tests],
-                          capture_output=True, text=True, timeout=300)
-    return proc, out
+    return [t for t in tests if t != EMBEDDED_TEST]
+
+
+@pytest.fixture(scope="module")
+def junit_run(java_build, tiny_bundle, recording, tmp_path_factory):
+    """Runs every JUnit test class of the core once; returns the process, its counts and its output folder."""
+    classes_dir, jars = java_build
+    out = tmp_path_factory.mktemp("junit-out")
+    tests = core_test_classes()
+    proc, counts = run_junit(classes_dir, jars, tests,
+                             {"lazydit.bundle": tiny_bundle, "lazydit.recording": recording, "lazydit.out": out})
+    return proc, counts, tests, out
 
 
 def test_junit_core_against_real_bundle(junit_run):
-    """Manifest validation, step plan, replayed step loop, golden trace and report writer all pass."""
-    proc, _ = junit_run
-    assert proc.returncode == 0, f"JUnit failures:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
-    ok = re.search(r"^OK \((\d+) tests?\)", proc.stdout, re.M)
-    assert ok and int(ok.group(1)) >= 20, proc.stdout[-2000:]
+    """Manifest validation, step plan, replayed step loop, golden trace, report writer and the app's
+    phone-side policies (bundle paths, asset copy, loaded bundles, seed field, single run, failure
+    messages) all pass, and every one of their tests executed."""
+    proc, counts, tests, _ = junit_run
+    assert_all_ran(proc, counts, tests)
+    assert counts["executed"] >= 50, counts
 
 
 def test_junit_core_on_the_embedded_bundle(java_build, embedded_executorch_bundle, tmp_path_factory):
@@ -142,17 +191,40 @@ def test_junit_core_on_the_embedded_bundle(java_build, embedded_executorch_bundl
     delta slots), replayed against the golden trace that the Python and native runner tests check as well."""
     classes_dir, jars = java_build
     rec = record_run(embedded_executorch_bundle, tmp_path_factory.mktemp("embedded-recording"))
-    cp = os.pathsep.join([str(classes_dir), *map(str, jars)])
-    proc = subprocess.run(["java", f"-Dlazydit.embedded.bundle={embedded_executorch_bundle}",
-                           f"-Dlazydit.embedded.recording={rec}", "-cp", cp, "org.junit.runner.JUnitCore",
-                           "dev.lazydit.core.EmbeddedGoldenTest"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"JUnit failures:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
-    assert re.search(r"^OK \(2 tests\)", proc.stdout, re.M), proc.stdout[-2000:]
+    proc, counts = run_junit(classes_dir, jars, [EMBEDDED_TEST],
+                             {"lazydit.embedded.bundle": embedded_executorch_bundle, "lazydit.embedded.recording": rec})
+    assert_all_ran(proc, counts, [EMBEDDED_TEST])
+    assert counts["executed"] == 2
+
+
+def test_junit_counts_catch_skipped_tests(java_build):
+    """The counter itself: without its data the data-driven tests skip, and the counts say so (JUnitCore
+    alone would print "OK")."""
+    classes_dir, jars = java_build
+    tests = ["dev.lazydit.core.ReplaySchedulerTest", "dev.lazydit.core.HalfTest"]
+    proc, counts = run_junit(classes_dir, jars, tests, {})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert counts["executed"] == expected_tests(["dev.lazydit.core.HalfTest"]) == 3, counts
+    assert counts["assumption_failures"] == expected_tests(["dev.lazydit.core.ReplaySchedulerTest"]) > 0, counts
+    with pytest.raises(AssertionError, match="tests skipped"):
+        assert_all_ran(proc, counts, tests)
+
+
+def test_core_calls_only_apis_an_android_8_phone_has(java_build, tmp_path):
+    """minSdk is 26 (Android 8.0), whose class library is Java 8's: the core (not its tests) compiles
+    against the Java 8 API, so it calls no later library method (List.of, InputStream.readAllBytes, ...)
+    that an API 26 phone lacks."""
+    _, jars = java_build
+    sources = sorted(str(p) for p in CORE.glob("src/main/java/**/*.java"))
+    proc = subprocess.run(["javac", "--release", "8", "-Xlint:all", "-Xlint:-options", "-Werror", "-encoding",
+                           "UTF-8", "-d", str(tmp_path), "-cp", os.pathsep.join(map(str, jars)), *sources],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, f"the core uses an API that Java 8 (Android API 26) lacks:\n{proc.stderr}"
 
 
 def test_report_summary_matches_numpy(junit_run):
     """The Java report's median/p90 are numpy's, so phone and host numbers compare directly."""
-    _, out = junit_run
+    *_, out = junit_run
     report = json.loads((out / "latency.json").read_text())
     assert report["format"] == "lazydit-app-report/1" and report["error"] is None
     assert report["golden"] == {"checked": True, "ok": True, "problems": []}
