@@ -109,11 +109,15 @@ def lower_coreml(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], p
         for name, g in tqdm(graphs.items(), desc="coreml: convert", leave=False, disable=not progress):
             ex = inputs[name]
             traced = torch.jit.trace(g, ex, check_trace=False)
+            # Every float input and output in the compute dtype (labels stay int32): the app feeds and keeps the
+            # latent and the caches in that one type, so no step converts and no cache is held twice.
+            io_dtype = _np_dtype(torch.float16 if fp16 else torch.float32)
             ct_inputs = []
             for n, t in zip(g.input_names, ex):
-                ct_inputs.append(ct.TensorType(name=n, shape=tuple(t.shape), dtype=_np_dtype(t.dtype)))
+                dtype = io_dtype if t.dtype.is_floating_point else _np_dtype(t.dtype)
+                ct_inputs.append(ct.TensorType(name=n, shape=tuple(t.shape), dtype=dtype))
             mlmodel = ct.convert(
-                traced, inputs=ct_inputs, outputs=[ct.TensorType(name=n) for n in g.output_names],
+                traced, inputs=ct_inputs, outputs=[ct.TensorType(name=n, dtype=io_dtype) for n in g.output_names],
                 convert_to="mlprogram", minimum_deployment_target=ct.target.iOS18,
                 compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32,
             )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -162,6 +163,61 @@ def test_make_fixtures_script_copies_and_refuses_bundles_without_golden(tmp_path
     with pytest.raises(UserError, match=r"golden/trace.json: missing; export the bundle with a target that runs here"):
         script.record_steps(TINY_COREML, tmp_path / "steps", None)
     assert script.main([str(TINY_COREML), "--name", "x", "--fixtures", str(tmp_path / "f")]) == 2
+
+
+# --- Core ML tensor types ------------------------------------------------------------------------------------
+
+
+def coreml_io_types(package: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """``{function: {"inputs"|"outputs": {name: "FLOAT16"|"FLOAT32"|"INT32"}}}`` read from a package's spec."""
+    ct = pytest.importorskip("coremltools")
+    from coremltools.proto import FeatureTypes_pb2
+
+    names = FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name
+    spec = ct.utils.load_spec(str(package))
+    return {f.name: {"inputs": {x.name: names(x.type.multiArrayType.dataType) for x in f.input},
+                     "outputs": {x.name: names(x.type.multiArrayType.dataType) for x in f.output}}
+            for f in spec.description.functions}
+
+
+def assert_one_float_dtype(package: Path, manifest: dict) -> None:
+    """Every float input and output of every function is float16 (labels int32): what the app's buffers hold."""
+    types = coreml_io_types(package)
+    assert set(types) == set(manifest["targets"]["coreml"]["functions"].values())
+    for v in manifest["variants"]:
+        fn = types[manifest["targets"]["coreml"]["functions"][v["name"]]]
+        assert list(fn["inputs"]) == v["inputs"] and list(fn["outputs"]) == v["outputs"], v["name"]
+        for name, dtype in {**fn["inputs"], **fn["outputs"]}.items():
+            assert dtype == ("INT32" if name == "y" else "FLOAT16"), (v["name"], name, dtype)
+
+
+def test_coreml_fixture_types_every_tensor_with_one_dtype():
+    assert_one_float_dtype(TINY_COREML / "coreml" / "model.mlpackage", _json(TINY_COREML / "manifest.json"))
+
+
+def test_coreml_export_types_every_tensor_with_one_dtype(tmp_path):
+    """The exporter itself, on a tiny DiT: inputs and outputs alike in float16, so no step converts on device."""
+    import subprocess
+    import sys
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("coremltools")
+    from lazydit.export.checkpoint import save_safetensors
+    from lazydit.export.model import DiT, config_from_name
+
+    cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
+    torch.manual_seed(1)
+    dit = DiT(cfg).eval()
+    ckpt = tmp_path / "tiny.safetensors"
+    save_safetensors(dit, str(ckpt), dtype=torch.float32, sampling={"cfg_scale": 1.5, "num_steps": 4})
+    out = tmp_path / "bundle"
+    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt), "--schedule",
+                           "interval:2", "--steps", "4", "--targets", "coreml", "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = _json(out / "manifest.json")
+    assert manifest["targets"]["coreml"]["dtype"] == "float16"
+    assert_one_float_dtype(out / "coreml" / "model.mlpackage", manifest)
 
 
 # --- Package.swift and the Xcode project ---------------------------------------------------------------------
