@@ -10,6 +10,7 @@ reports and write the report of ``lazydit bench latency`` (``lazydit-latency-rep
 reads its reports with ``run-as``. ``--host`` runs the same protocol on this machine with the host-built
 runner, in a sandbox folder standing for ``/data/local/tmp/lazydit``.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
 
-from .latency import BenchBundle, host_machine, native_measurement, summarize
+from .latency_report import host_machine, summarize
+from .latency_set import BenchBundle
+from .latency_workers import native_measurement
 
 DEVICE_ROOT = "/data/local/tmp/lazydit"
 APP_PACKAGE = "dev.lazydit.demo"
@@ -54,8 +57,10 @@ class AdbDevice:
         exe = shutil.which(adb or "adb")
         if exe is None:
             where = f"{adb} not found" if adb else "adb not found on PATH"
-            raise UserError(f"{where}: install Android platform-tools (Debian/Ubuntu: sudo apt install adb; or the "
-                            "SDK's platform-tools) or pass --adb PATH")
+            raise UserError(
+                f"{where}: install Android platform-tools (Debian/Ubuntu: sudo apt install adb; or the "
+                "SDK's platform-tools) or pass --adb PATH"
+            )
         self.adb = exe
         self.serial = self._pick(serial)
         self.root = DEVICE_ROOT
@@ -75,22 +80,26 @@ class AdbDevice:
             if len(parts) >= 2:
                 listed.append((parts[0], parts[1]))
         if not listed:
-            raise UserError("no Android device connected: plug in a phone with USB debugging on "
-                            "(`adb devices` lists none)")
+            raise UserError(
+                "no Android device connected: plug in a phone with USB debugging on (`adb devices` lists none)"
+            )
         if serial is None:
             if len(listed) > 1:
-                raise UserError(f"several devices connected ({', '.join(s for s, _ in listed)}): pick one with "
-                                "--serial")
+                raise UserError(
+                    f"several devices connected ({', '.join(s for s, _ in listed)}): pick one with --serial"
+                )
             serial, state = listed[0]
         else:
             states = dict(listed)
             if serial not in states:
-                raise UserError(f"device {serial} is not connected (`adb devices` lists "
-                                f"{', '.join(s for s, _ in listed)})")
+                raise UserError(
+                    f"device {serial} is not connected (`adb devices` lists {', '.join(s for s, _ in listed)})"
+                )
             state = states[serial]
         if state == "unauthorized":
-            raise UserError(f"device {serial} is unauthorized: unlock the phone, accept the USB debugging prompt, "
-                            "then run again")
+            raise UserError(
+                f"device {serial} is unauthorized: unlock the phone, accept the USB debugging prompt, then run again"
+            )
         if state != "device":
             raise UserError(f"device {serial} is {state}: reconnect it (adb kill-server; adb devices)")
         return serial
@@ -109,12 +118,18 @@ class AdbDevice:
 
     def info(self) -> dict:
         soc = " ".join(p for p in (self.prop("ro.soc.manufacturer"), self.prop("ro.soc.model")) if p)
-        return {"kind": "android", "serial": self.serial, "model": self.prop("ro.product.model"),
-                "manufacturer": self.prop("ro.product.manufacturer"),
-                "soc": soc or self.prop("ro.board.platform") or self.prop("ro.hardware"),
-                "android": self.prop("ro.build.version.release"), "sdk": self.prop("ro.build.version.sdk"),
-                "abi": self.prop("ro.product.cpu.abi"), "governor": self.governors(),
-                "thermal_status": self.thermal_status()}
+        return {
+            "kind": "android",
+            "serial": self.serial,
+            "model": self.prop("ro.product.model"),
+            "manufacturer": self.prop("ro.product.manufacturer"),
+            "soc": soc or self.prop("ro.board.platform") or self.prop("ro.hardware"),
+            "android": self.prop("ro.build.version.release"),
+            "sdk": self.prop("ro.build.version.sdk"),
+            "abi": self.prop("ro.product.cpu.abi"),
+            "governor": self.governors(),
+            "thermal_status": self.thermal_status(),
+        }
 
     def abi(self) -> str:
         return self.prop("ro.product.cpu.abi")
@@ -213,9 +228,19 @@ def cpu_mask(cpus: str) -> str:
     return format(mask, "x")
 
 
-def run_adb_benchmark(device, bundles: list[BenchBundle], runner: Path | None, repeat: int = 5, warmup: int = 1,
-                      threads: int = 0, cpus: str | None = None, cooldown_s: float = 5.0, via: str = "runner",
-                      libs: Path | None = None, work: Path | None = None) -> dict:
+def run_adb_benchmark(
+    device,
+    bundles: list[BenchBundle],
+    runner: Path | None,
+    repeat: int = 5,
+    warmup: int = 1,
+    threads: int = 0,
+    cpus: str | None = None,
+    cooldown_s: float = 5.0,
+    via: str = "runner",
+    libs: Path | None = None,
+    work: Path | None = None,
+) -> dict:
     """Push, run interleaved rounds with cooldowns, pull the reports; the ``lazydit-latency-report/1`` object."""
     if via not in ("runner", "app"):
         raise UserError(f"--via must be runner or app, not {via!r}")
@@ -226,24 +251,32 @@ def run_adb_benchmark(device, bundles: list[BenchBundle], runner: Path | None, r
     need = sum(_dir_bytes(b.path) for b in bundles)
     if via == "runner":
         if runner is None or not runner.is_file():
-            raise UserError(f"runner not found: {runner}; build lazydit_runner for the device "
-                            "(docs/native-runner.md) and pass --runner")
+            raise UserError(
+                f"runner not found: {runner}; build lazydit_runner for the device "
+                "(docs/native-runner.md) and pass --runner"
+            )
         built = elf_abi(runner)
         if built != abi:
-            raise UserError(f"{runner} is built for {built} but the device is {abi}: build the runner for {abi} "
-                            "(docs/native-runner.md) and pass --runner")
+            raise UserError(
+                f"{runner} is built for {built} but the device is {abi}: build the runner for {abi} "
+                "(docs/native-runner.md) and pass --runner"
+            )
         need += runner.stat().st_size + (_dir_bytes(libs) if libs else 0)
     else:
         listed = device.shell(f"pm list packages {APP_PACKAGE}", check=False).stdout
         if f"package:{APP_PACKAGE}" not in listed.split():
-            raise UserError(f"the demo app ({APP_PACKAGE}) is not installed: build and install android_demo "
-                            "(android_demo/README.md), or leave out --via app")
+            raise UserError(
+                f"the demo app ({APP_PACKAGE}) is not installed: build and install android_demo "
+                "(android_demo/README.md), or leave out --via app"
+            )
     bundle_root = f"{root}/bundles" if via == "runner" or device.kind == "host" else APP_BUNDLES
     device.shell(f"mkdir -p {bundle_root} {root}/reports")
     free = device.free_bytes(bundle_root)
     if free is not None and free < need:
-        raise UserError(f"device out of storage: the runner and bundles need {need / 2**20:.0f} MB in {bundle_root}, "
-                        f"{free / 2**20:.0f} MB are free; free space on the device or benchmark fewer bundles")
+        raise UserError(
+            f"device out of storage: the runner and bundles need {need / 2**20:.0f} MB in {bundle_root}, "
+            f"{free / 2**20:.0f} MB are free; free space on the device or benchmark fewer bundles"
+        )
     info = device.info()
 
     for b in tqdm(bundles, desc="pushing bundles", leave=False):
@@ -268,16 +301,20 @@ def run_adb_benchmark(device, bundles: list[BenchBundle], runner: Path | None, r
             report_name = f"{name}-{rnd}.json"
             thermal.append({"round": rnd, "bundle": name, "status": device.thermal_status()})
             if via == "runner":
-                cmd = (f"cd {root} && {env}{prefix}./lazydit_runner --bundle bundles/{name} --warmup {warmup} "
-                       f"--repeat 1 --report reports/{report_name}" + (f" --threads {threads}" if threads else ""))
+                cmd = (
+                    f"cd {root} && {env}{prefix}./lazydit_runner --bundle bundles/{name} --warmup {warmup} "
+                    f"--repeat 1 --report reports/{report_name}" + (f" --threads {threads}" if threads else "")
+                )
                 done = device.shell(cmd, check=False)
                 if done.returncode != 0:
-                    raise UserError(f"runner failed on {name} (exit {done.returncode}): "
-                                    f"{(done.stderr or done.stdout).strip()}")
+                    raise UserError(
+                        f"runner failed on {name} (exit {done.returncode}): {(done.stderr or done.stdout).strip()}"
+                    )
                 report = None
             else:
-                report = _run_app(device, name if device.kind == "android" else f"{bundle_root}/{name}",
-                                  report_name, warmup, threads)
+                report = _run_app(
+                    device, name if device.kind == "android" else f"{bundle_root}/{name}", report_name, warmup, threads
+                )
             runs.setdefault((backend, b.role), []).append({"name": report_name, "report": report})
             if cooldown_s:
                 time.sleep(cooldown_s)
@@ -300,15 +337,29 @@ def run_adb_benchmark(device, bundles: list[BenchBundle], runner: Path | None, r
                 (local / it["name"]).write_text(json.dumps(it["report"], indent=1))
             measured.setdefault(key, []).append(native_measurement(it["report"]))
     info["thermal_before_runs"] = thermal
-    return summarize(bundles, measured, machine=info, options={
-        "repeat": repeat, "warmup": warmup, "threads": threads, "cpus": cpus, "cooldown_s": cooldown_s,
-        "via": via, "order": "interleaved", "device_root": root if device.kind == "android" else "(host sandbox)"})
+    return summarize(
+        bundles,
+        measured,
+        machine=info,
+        options={
+            "repeat": repeat,
+            "warmup": warmup,
+            "threads": threads,
+            "cpus": cpus,
+            "cooldown_s": cooldown_s,
+            "via": via,
+            "order": "interleaved",
+            "device_root": root if device.kind == "android" else "(host sandbox)",
+        },
+    )
 
 
 def _run_app(device, bundle: str, output: str, warmup: int, threads: int, timeout_s: float = 600) -> dict:
     """One BenchmarkActivity run; its report read back with run-as (the app deletes the old one at start)."""
-    args = (f"am start -W -S -n {APP_ACTIVITY} --es bundle_dir {shlex.quote(bundle)} --ei warmup {warmup} "
-            f"--ei repeat 1 --ei threads {threads} --es output {output}")
+    args = (
+        f"am start -W -S -n {APP_ACTIVITY} --es bundle_dir {shlex.quote(bundle)} --ei warmup {warmup} "
+        f"--ei repeat 1 --ei threads {threads} --es output {output}"
+    )
     device.shell(args)
     deadline = time.time() + timeout_s
     while time.time() < deadline:

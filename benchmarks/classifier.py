@@ -1,4 +1,5 @@
 """A small CNN classifier of 28x28 images: class accuracy of samples and the feature space of a fast FID."""
+
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 
 FEATURE_DIM = 128
 
@@ -22,11 +24,24 @@ class SmallClassifier(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-                                 nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+            )
 
-        self.stem = nn.Sequential(block(in_channels, 32), nn.MaxPool2d(2), block(32, 64), nn.MaxPool2d(2),
-                                  block(64, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.stem = nn.Sequential(
+            block(in_channels, 32),
+            nn.MaxPool2d(2),
+            block(32, 64),
+            nn.MaxPool2d(2),
+            block(64, 128),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.features = nn.Sequential(nn.Linear(128, FEATURE_DIM), nn.ReLU())
         self.head = nn.Linear(FEATURE_DIM, num_classes)
 
@@ -36,9 +51,18 @@ class SmallClassifier(nn.Module):
         return self.head(f), f
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
-                     epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, seed: int = 0, device: str = "cpu",
-                     progress: bool = True) -> tuple[SmallClassifier, float]:
+def train_classifier(
+    images: np.ndarray,
+    labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    epochs: int = 6,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[SmallClassifier, float]:
     """Train with light augmentation (random shifts); returns the model and its test accuracy."""
     torch.manual_seed(seed)
     num_classes = int(labels.max()) + 1
@@ -74,7 +98,9 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, test_images: np.nda
 
 
 @torch.no_grad()
-def predict(model: SmallClassifier, images: np.ndarray, device: str = "cpu", batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+def predict(
+    model: SmallClassifier, images: np.ndarray, device: str = "cpu", batch_size: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
     """(predicted labels, features) for images in [-1, 1]."""
     model = model.to(device).eval()
     preds, feats = [], []
@@ -93,11 +119,9 @@ def accuracy(model: SmallClassifier, images: np.ndarray, labels: np.ndarray, dev
 def save_classifier(model: SmallClassifier, path: Path, meta: dict) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     sd = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(sd, str(tmp), metadata={"lazydit.classifier": json.dumps(meta)})
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        save_file(sd, str(tmp), metadata={"lazydit.classifier": json.dumps(meta)})
 
 
 def load_classifier(path: Path) -> tuple[SmallClassifier, dict]:

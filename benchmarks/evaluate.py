@@ -14,6 +14,7 @@ DDIM), ``lazy:N`` (trained gates, dynamic per sample, the embedded gates or ``la
 gates) and ``embedded``. A skip reuses as the gates were trained or the schedule says (``interval`` holds);
 ``@hold`` or ``@forecast`` at the end of a spec overrides it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 from lazydit.models import CLASSIFIER
 
 from ..export.lazy_dit import LazyDiT
@@ -74,8 +76,14 @@ def parse_method(spec: str, model: DiT) -> Method:
     if src.kind == "interval" and src.steps is None:
         raise UserError(f"configuration {spec!r} needs a step count: write interval:N:K")
     sched, _ = resolve_schedule(src, model)
-    return Method(spec, sched.num_steps, "static", skip_masks=torch.tensor(sched.skip, dtype=torch.bool),
-                  max_cache_age=sched.max_cache_age, reuse=sched.reuse)
+    return Method(
+        spec,
+        sched.num_steps,
+        "static",
+        skip_masks=torch.tensor(sched.skip, dtype=torch.bool),
+        max_cache_age=sched.max_cache_age,
+        reuse=sched.reuse,
+    )
 
 
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -101,8 +109,17 @@ def _cached_runs(key: str) -> dict[int, Path]:
 
 
 @torch.no_grad()
-def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, clip_denoised: bool,
-             batch_size: int = 200, cache: bool = True, model_fp: str = "") -> tuple[np.ndarray, float, float]:
+def generate(
+    model: DiT,
+    method: Method,
+    n: int,
+    seed: int,
+    cfg_scale: float,
+    clip_denoised: bool,
+    batch_size: int = 200,
+    cache: bool = True,
+    model_fp: str = "",
+) -> tuple[np.ndarray, float, float]:
     """(images (n,C,H,W) float32 in [-1,1], mean MACs per image, laziness) for one configuration."""
     key = _cache_key(model_fp, method, seed, cfg_scale)
     runs = _cached_runs(key) if cache else {}
@@ -133,8 +150,16 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
         y = labels[lo : min(n, lo + batch_size)]
         b = len(y)
         noise = initial_noise(b, model.config, [seed + i for i in range(lo, lo + b)])
-        res = ddim_sample(lazy, y, noise, method.num_steps, cfg_scale, mode=method.mode,
-                          skip_masks=method.skip_masks, clip_denoised=clip_denoised)
+        res = ddim_sample(
+            lazy,
+            y,
+            noise,
+            method.num_steps,
+            cfg_scale,
+            mode=method.mode,
+            skip_masks=method.skip_masks,
+            clip_denoised=clip_denoised,
+        )
         out.append(res.images.float().numpy())
         # decisions: per step (B' = B or 2B rows, depth, 2), True = computed; MACs of what actually ran.
         skipped = ~torch.stack(res.state.decisions)  # (steps, B', depth, 2)
@@ -151,11 +176,8 @@ def generate(model: DiT, method: Method, n: int, seed: int, cfg_scale: float, cl
     images = np.concatenate(out).astype(np.float16).astype(np.float32)
     macs_a, lazy_a = np.array(macs, dtype=np.float64), np.array(lazy_frac)
     if cache:
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        path = CACHE_DIR / f"samples-{key}-n{n}.npz"
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, images=images.astype(np.float16), macs=macs_a, laziness=lazy_a)
-        tmp.replace(path)
+        with atomic_write(CACHE_DIR / f"samples-{key}-n{n}.npz", keep_suffix=True) as tmp:
+            np.savez(tmp, images=images.astype(np.float16), macs=macs_a, laziness=lazy_a)
     return images, float(macs_a.mean()), float(lazy_a.mean())
 
 
@@ -236,20 +258,35 @@ def evaluate(
             r["fid_inception"], r["fid_inception_std"] = f, s
         return r
 
-    results = {"n": n, "paired_n": n_pair, "seed": seed, "cfg_scale": cfg_scale, "reference": ref_method.spec, "dataset": dataset,
-               "classifier_test_accuracy": clf_meta.get("test_accuracy"), "methods": []}
+    results = {
+        "n": n,
+        "paired_n": n_pair,
+        "seed": seed,
+        "cfg_scale": cfg_scale,
+        "reference": ref_method.spec,
+        "dataset": dataset,
+        "classifier_test_accuracy": clf_meta.get("test_accuracy"),
+        "methods": [],
+    }
     results["inception_real_n"] = len(real) if inc is not None else None
     results["floor"] = fids(train_sub)
     grids = []
     for m in tqdm(methods, desc="configurations"):
         images, macs, lazy_frac = generate(model, m, n, seed, cfg_scale, clip, batch_size, model_fp=fp)
         pred, _ = predict(clf, images)
-        row = {"method": m.spec, "steps": m.num_steps, "mode": m.mode, "macs_per_image": macs,
-               "laziness": lazy_frac, "accuracy": float((pred == labels).mean())}
+        row = {
+            "method": m.spec,
+            "steps": m.num_steps,
+            "mode": m.mode,
+            "macs_per_image": macs,
+            "laziness": lazy_frac,
+            "accuracy": float((pred == labels).mean()),
+        }
         row.update(fids(images))
         p, s = psnr(images[:n_pair], ref_images), ssim(images[:n_pair], ref_images)
-        row.update({"psnr": float(p.mean()), "psnr_sem": float(p.std(ddof=1) / np.sqrt(len(p))),
-                    "ssim": float(s.mean())})
+        row.update(
+            {"psnr": float(p.mean()), "psnr_sem": float(p.std(ddof=1) / np.sqrt(len(p))), "ssim": float(s.mean())}
+        )
         results["methods"].append(row)
         grids.append(images[: min(n, 2 * model.config.num_classes)])
         tqdm.write(_row_text(row))
@@ -259,27 +296,41 @@ def evaluate(
         (out_dir / "eval.json").write_text(json.dumps(results, indent=1))
         from lazydit.runtime.images import save_png_grid
 
-        save_png_grid(np.concatenate(grids), out_dir / "samples.png", ncol=len(grids[0]),
-                      scale=max(1, 256 // model.config.input_size))
+        save_png_grid(
+            np.concatenate(grids),
+            out_dir / "samples.png",
+            ncol=len(grids[0]),
+            scale=max(1, 256 // model.config.input_size),
+        )
     return results
 
 
 def _row_text(r: dict) -> str:
     inc = f" FID-inc {r['fid_inception']:.2f}±{r['fid_inception_std']:.2f}" if "fid_inception" in r else ""
-    return (f"{r['method']:>16}: MACs {r['macs_per_image'] / 1e9:.2f}G lazy {r['laziness']:.2f} "
-            f"acc {r['accuracy']:.3f} FID-clf {r['fid_classifier']:.2f}±{r['fid_classifier_std']:.2f}{inc} "
-            f"PSNR {r['psnr']:.2f} SSIM {r['ssim']:.3f}")
+    return (
+        f"{r['method']:>16}: MACs {r['macs_per_image'] / 1e9:.2f}G lazy {r['laziness']:.2f} "
+        f"acc {r['accuracy']:.3f} FID-clf {r['fid_classifier']:.2f}±{r['fid_classifier_std']:.2f}{inc} "
+        f"PSNR {r['psnr']:.2f} SSIM {r['ssim']:.3f}"
+    )
 
 
 def markdown_table(results: dict) -> str:
     """The results as a markdown table (floor row last)."""
     inc = "fid_inception" in results["floor"]
-    head = "| configuration | MACs/image | laziness | accuracy | FID (classifier) |" + (" FID (Inception) |" if inc else "") \
+    head = (
+        "| configuration | MACs/image | laziness | accuracy | FID (classifier) |"
+        + (" FID (Inception) |" if inc else "")
         + f" PSNR vs {results['reference']} | SSIM |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results["methods"]:
-        cells = [r["method"], f"{r['macs_per_image'] / 1e9:.2f} G", f"{r['laziness']:.0%}", f"{r['accuracy']:.3f}",
-                 f"{r['fid_classifier']:.2f} ± {r['fid_classifier_std']:.2f}"]
+        cells = [
+            r["method"],
+            f"{r['macs_per_image'] / 1e9:.2f} G",
+            f"{r['laziness']:.0%}",
+            f"{r['accuracy']:.3f}",
+            f"{r['fid_classifier']:.2f} ± {r['fid_classifier_std']:.2f}",
+        ]
         if inc:
             cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
         cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]

@@ -1,5 +1,6 @@
 """``lazydit bench export-scale``: export the DiT-XL/2-256 architecture (random weights when no checkpoint is
 given) with a 20-step 50%-lazy schedule to ExecuTorch, recording wall time, peak memory and bundle size."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,14 @@ import time
 from pathlib import Path
 
 
-def run_export_scale(out_dir: Path, model_name: str = "DiT-XL/2", steps: int = 20, checkpoint: Path | None = None,
-                     verify: bool = False, schedule: str = "interval:2") -> dict:
+def run_export_scale(
+    out_dir: Path,
+    model_name: str = "DiT-XL/2",
+    steps: int = 20,
+    checkpoint: Path | None = None,
+    verify: bool = False,
+    schedule: str = "interval:2",
+) -> dict:
     import torch
 
     from ..export.bundle import ExportOptions, export_bundle
@@ -28,8 +35,9 @@ def run_export_scale(out_dir: Path, model_name: str = "DiT-XL/2", steps: int = 2
         randomize_weights(dit, 0.02).requires_grad_(False)
     build_s = time.time() - t0
     sched, _ = resolve_schedule(schedule, dit, steps=steps)
-    opts = ExportOptions(targets=("executorch",), cfg_scale=1.5, clip_denoised=False, force=True, verify=verify,
-                         name="xl-scale")
+    opts = ExportOptions(
+        targets=("executorch",), cfg_scale=1.5, clip_denoised=False, force=True, verify=verify, name="xl-scale"
+    )
     t1 = time.time()
     manifest = export_bundle(dit, sched, out_dir, opts, progress=True)
     export_s = time.time() - t1

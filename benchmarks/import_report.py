@@ -6,6 +6,7 @@ into ``lazydit-latency-report/1``, the format of ``lazydit bench latency`` and `
 same tables and plot come out. Roles: the lazy plan is LazyDiT; a dense plan with as many steps is DDIM-N; a
 dense plan with fewer steps is DDIM-N(1-r).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from lazydit.errors import UserError
 
-from .latency import native_measurement, summarize
+from .latency_report import summarize
+from .latency_workers import native_measurement
 
 IOS_FORMAT = "lazydit-ios-bench/1"
 
@@ -33,7 +35,7 @@ def import_ios_bench(path: Path) -> dict:
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read a benchmark file ({e})") from None
     if not isinstance(d, dict) or d.get("format") != IOS_FORMAT:
-        raise UserError(f"{path}: not an iOS benchmark file (expected \"format\": \"{IOS_FORMAT}\")")
+        raise UserError(f'{path}: not an iOS benchmark file (expected "format": "{IOS_FORMAT}")')
     if d.get("error"):
         raise UserError(f"{path}: the benchmark failed on the device: {d['error']}")
     try:
@@ -44,17 +46,28 @@ def import_ios_bench(path: Path) -> dict:
         for r in reports:
             role = _role(r["plan"], lazy_steps)
             if role in seen:
-                raise UserError(f"{path}: two configurations would both be {role}; keep one LazyDiT plan and at "
-                                "most one DDIM plan per step count")
+                raise UserError(
+                    f"{path}: two configurations would both be {role}; keep one LazyDiT plan and at "
+                    "most one DDIM plan per step count"
+                )
             seen.add(role)
             plan = r["plan"]
-            label = (f"LazyDiT-{plan['steps']} @{plan['laziness']:.0%}" if role == "lazy"
-                     else f"DDIM-{plan['steps']}")
-            infos.append({"role": role, "label": label, "path": r["bundle"]["path"], "steps": plan["steps"],
-                          "laziness": plan["laziness"], "macs_per_image": plan.get("macs_per_image"),
-                          "variants": {}, "model": {}})
-            runs[(backend, role)] = [native_measurement({"runs": [run], "memory": r.get("memory", {})})
-                                     for run in r["runs"]]
+            label = f"LazyDiT-{plan['steps']} @{plan['laziness']:.0%}" if role == "lazy" else f"DDIM-{plan['steps']}"
+            infos.append(
+                {
+                    "role": role,
+                    "label": label,
+                    "path": r["bundle"]["path"],
+                    "steps": plan["steps"],
+                    "laziness": plan["laziness"],
+                    "macs_per_image": plan.get("macs_per_image"),
+                    "variants": {},
+                    "model": {},
+                }
+            )
+            runs[(backend, role)] = [
+                native_measurement({"runs": [run], "memory": r.get("memory", {})}) for run in r["runs"]
+            ]
     except (KeyError, TypeError, IndexError) as e:
         raise UserError(f"{path}: benchmark file is missing a field ({e})") from None
     if "lazy" not in seen or "ddim_n" not in seen:
@@ -64,6 +77,14 @@ def import_ios_bench(path: Path) -> dict:
     device = dict(d.get("device", {}))
     device["kind"] = "ios"
     proto = d.get("protocol", {})
-    return summarize(infos, runs, machine=device, options={
-        "repeat": proto.get("repeat"), "warmup": proto.get("warmup"), "order":
-        "interleaved" if proto.get("interleaved") else "sequential", "imported_from": IOS_FORMAT})
+    return summarize(
+        infos,
+        runs,
+        machine=device,
+        options={
+            "repeat": proto.get("repeat"),
+            "warmup": proto.get("warmup"),
+            "order": "interleaved" if proto.get("interleaved") else "sequential",
+            "imported_from": IOS_FORMAT,
+        },
+    )

@@ -5,6 +5,7 @@ Protocol on stdin/stdout, one JSON object per line: at start the worker loads th
 prints ``{"total_ms", "steps": [{"variant", "ms"}], "peak_rss_kb"}``; ``quit`` or end of input stops it.
 A process per (bundle, backend) keeps each peak resident memory its own.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,16 @@ def main(argv: list[str]) -> int:
             print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
             continue
         r = sched.run(0, seed=0)
-        print(json.dumps({"total_ms": r.total_ms,
-                          "steps": [{"variant": v, "ms": ms} for v, ms in zip(r.variants, r.step_ms)],
-                          "peak_rss_kb": _peak_rss_kb()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "total_ms": r.total_ms,
+                    "steps": [{"variant": v, "ms": ms} for v, ms in zip(r.variants, r.step_ms)],
+                    "peak_rss_kb": _peak_rss_kb(),
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

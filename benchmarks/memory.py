@@ -1,6 +1,7 @@
 """``lazydit bench memory``: peak resident memory of a scheduler with every variant of a bundle loaded, against
 the same model's dense single-variant bundle, for the Python scheduler (ExecuTorch backend) and the native
 runner. Each measurement runs in its own process so that the peaks do not mix."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,11 @@ def python_peak(bundle: Path) -> dict:
 def native_peak(runner: Path, bundle: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        done = subprocess.run([str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1",
-                               "--report", str(report)], capture_output=True, text=True)
+        done = subprocess.run(
+            [str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1", "--report", str(report)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(done.stderr.strip())
         return json.loads(report.read_text())

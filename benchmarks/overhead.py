@@ -5,6 +5,7 @@ cache slots it reads) and copies the slots it writes. The baseline calls the sam
 prepared in advance. Both run interleaved (A B A B ...) in one process so machine drift cancels; the result is
 the ratio of median per-step times.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 
-def measure_overhead(bundle_dir: Path, backend_name: str = "executorch", repeat: int = 20, warmup: int = 3,
-                     threads: int | None = None) -> dict:
+def measure_overhead(
+    bundle_dir: Path, backend_name: str = "executorch", repeat: int = 20, warmup: int = 3, threads: int | None = None
+) -> dict:
     from lazydit.runtime.backends import TappedBackend, create_backend
     from lazydit.runtime.bundle import load_bundle
     from lazydit.runtime.scheduler import Scheduler, initial_noise
@@ -26,8 +28,9 @@ def measure_overhead(bundle_dir: Path, backend_name: str = "executorch", repeat:
     m = bundle.manifest
     # Baseline inputs: a recorded trajectory's real inputs for every step, prepared before timing.
     prepared = []
-    tapped = TappedBackend(backend, lambda variant, inputs, outputs:
-                           prepared.append((variant, [np.array(a, copy=True) for a in inputs])))
+    tapped = TappedBackend(
+        backend, lambda variant, inputs, outputs: prepared.append((variant, [np.array(a, copy=True) for a in inputs]))
+    )
     Scheduler(bundle, tapped).run(0, noise=initial_noise(bundle, 0))
     sched_ms, direct_ms = [], []
     for i in range(warmup + repeat):
@@ -42,8 +45,12 @@ def measure_overhead(bundle_dir: Path, backend_name: str = "executorch", repeat:
             sched_ms.append(r.total_ms / len(r.step_ms))
             direct_ms.append(direct_total / len(prepared))
     result = {
-        "bundle": bundle_dir.name, "backend": backend_name, "steps": len(m["steps"]), "repeat": repeat,
-        "scheduler_step_ms_median": float(np.median(sched_ms)), "direct_step_ms_median": float(np.median(direct_ms)),
+        "bundle": bundle_dir.name,
+        "backend": backend_name,
+        "steps": len(m["steps"]),
+        "repeat": repeat,
+        "scheduler_step_ms_median": float(np.median(sched_ms)),
+        "direct_step_ms_median": float(np.median(direct_ms)),
     }
     result["overhead_ratio"] = result["scheduler_step_ms_median"] / result["direct_step_ms_median"]
     return result

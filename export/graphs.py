@@ -12,6 +12,7 @@ B' = 2B under guidance. Slot names are ``cache_{block}_{attn|mlp}``. A schedule 
 forecast``) adds ``cache_{block}_{attn|mlp}_delta`` slots, the difference of a module's last two computed
 outputs, and its lazy graphs feed ``cache + r * delta`` with r baked in per step pattern.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .diffusion import cfg_batch, ddim_update, eps_of
 from .gates import MODULES
 from .model import DiT
 from .schedule import Schedule
@@ -52,8 +54,11 @@ class Variant:
 
     @property
     def reads(self) -> list[str]:
-        return ([slot_name(b, m) for b, m in self.skip] + [slot_name(b, m, True) for b, m, _ in self.forecast]
-                + [slot_name(b, m) for b, m in self.delta])
+        return (
+            [slot_name(b, m) for b, m in self.skip]
+            + [slot_name(b, m, True) for b, m, _ in self.forecast]
+            + [slot_name(b, m) for b, m in self.delta]
+        )
 
     @property
     def writes(self) -> list[str]:
@@ -73,7 +78,7 @@ class Variant:
         return {slot_name(b, m, True): r for b, m, r in self.forecast}
 
     @classmethod
-    def from_manifest(cls, v: dict) -> "Variant":
+    def from_manifest(cls, v: dict) -> Variant:
         """The variant a manifest entry describes (its name, the slots it reads and writes, its forecast ratios)."""
         writes = [parse_slot(s) for s in v["writes"]]
         delta = tuple((b, m) for b, m, d in writes if d)
@@ -181,14 +186,7 @@ class StepGraph(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, coef: torch.Tensor, *caches: torch.Tensor):
         dit = self.dit
         H = dit.config.hidden_size
-        c_in = dit.config.in_channels
-        guided = self.cfg_scale != 1.0
-        B = x.shape[0]
-        if guided:
-            xin = torch.cat([x, x], dim=0)
-            yin = torch.cat([y, torch.full_like(y, dit.config.num_classes)], dim=0)
-        else:
-            xin, yin = x, y
+        xin, yin = cfg_batch(x, y, dit.config.num_classes, self.cfg_scale)
         tt = t.expand(xin.shape[0])
         tokens = dit.x_embedder(xin) + dit.pos_embed
         # c as (B', 1, H) so that every modulation broadcasts over tokens without unsqueeze ops.
@@ -216,21 +214,14 @@ class StepGraph(nn.Module):
         fmod = dit.final_layer.adaLN_modulation(c)
         shift, scale = fmod[:, :, :H], fmod[:, :, H:]
         model_out = dit.unpatchify(dit.final_layer.linear(self._norm(tokens) * (1 + scale) + shift))
-        eps = model_out[:, :c_in]
-        if guided:
-            cond, uncond = eps[:B], eps[B:]
-            eps = uncond + self.cfg_scale * (cond - uncond)
-        k0, k1, k2, k3 = coef[0:1], coef[1:2], coef[2:3], coef[3:4]
-        x0 = k0 * x - k1 * eps
-        if self.clip_denoised:
-            x0 = x0.clamp(-1.0, 1.0)
-            eps = (k0 * x - x0) / k1
-        x_next = k2 * x0 + k3 * eps
+        eps = eps_of(model_out, dit.config.in_channels, self.cfg_scale)
+        x_next = ddim_update(x, eps, coef, self.clip_denoised)
         return (x_next, *(written[name] for name in self.variant.writes))
 
 
-def example_inputs(dit: DiT, variant: Variant, batch: int, cfg_scale: float, dtype: torch.dtype = torch.float32,
-                   seed: int = 0) -> tuple[torch.Tensor, ...]:
+def example_inputs(
+    dit: DiT, variant: Variant, batch: int, cfg_scale: float, dtype: torch.dtype = torch.float32, seed: int = 0
+) -> tuple[torch.Tensor, ...]:
     """Inputs of the right shapes and dtypes (random values) for tracing and parity checks."""
     c = dit.config
     g = torch.Generator().manual_seed(seed)

@@ -18,6 +18,7 @@ What a skip reuses (``reuse``):
   ``F1``/``F2`` were computed (``hold`` while only one output exists). It costs one multiply-add per reused
   element and no model MACs; feature forecasting of this kind is what TaylorSeer does for whole-model caches.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,8 +27,8 @@ import torch
 from torch import nn
 
 from .gates import MODULES, LazyGates
-from .names import REUSE_MODES
 from .model import DiT, modulate
+from .names import REUSE_MODES
 
 
 def forecast_ratio(t: torch.Tensor, t1: torch.Tensor, t2: torch.Tensor) -> torch.Tensor:
@@ -52,9 +53,17 @@ class LazyState:
     keep_scores: list[torch.Tensor] = field(default_factory=list)
     decisions: list[torch.Tensor] = field(default_factory=list)
 
-    def clone(self) -> "LazyState":
-        return LazyState(self.depth, dict(self.cache), dict(self.age), dict(self.prev), dict(self.t_cache),
-                         dict(self.t_prev), list(self.keep_scores), list(self.decisions))
+    def clone(self) -> LazyState:
+        return LazyState(
+            self.depth,
+            dict(self.cache),
+            dict(self.age),
+            dict(self.prev),
+            dict(self.t_cache),
+            dict(self.t_prev),
+            list(self.keep_scores),
+            list(self.decisions),
+        )
 
 
 class LazyDiT(nn.Module):
@@ -107,13 +116,15 @@ class LazyDiT(nn.Module):
         for b, block in enumerate(dit.blocks):
             shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.modulation(c)
             z = modulate(block.norm1(tokens), shift_msa, scale_msa)
-            out, keep, score = self._module(block.attn, z, b, 0, step, state, mode, skip_mask, straight_through,
-                                            record_gates, t_hist)
+            out, keep, score = self._module(
+                block.attn, z, b, 0, step, state, mode, skip_mask, straight_through, record_gates, t_hist
+            )
             tokens = tokens + gate_msa.unsqueeze(1) * out
             step_scores[:, b, 0], step_keep[:, b, 0] = score, keep
             z = modulate(block.norm2(tokens), shift_mlp, scale_mlp)
-            out, keep, score = self._module(block.mlp, z, b, 1, step, state, mode, skip_mask, straight_through,
-                                            record_gates, t_hist)
+            out, keep, score = self._module(
+                block.mlp, z, b, 1, step, state, mode, skip_mask, straight_through, record_gates, t_hist
+            )
             tokens = tokens + gate_mlp.unsqueeze(1) * out
             step_scores[:, b, 1], step_keep[:, b, 1] = score, keep
         state.keep_scores.append(step_scores)
@@ -134,18 +145,20 @@ class LazyDiT(nn.Module):
         cached = state.cache.get(key)
         age = state.age.get(key)
         if cached is not None and cached.shape != (B, *z.shape[1:]):
-            raise ValueError(f"cache for block {b} {MODULES[m]} has shape {tuple(cached.shape)}, batch needs {tuple(z.shape)}")
+            raise ValueError(
+                f"cache for block {b} {MODULES[m]} has shape {tuple(cached.shape)}, batch needs {tuple(z.shape)}"
+            )
         reused = self._reused(key, state, t)
         # A cache can be reused only if it exists and is younger than max_cache_age.
-        reusable = (
-            torch.zeros(B, dtype=torch.bool, device=z.device) if cached is None else age < self.max_cache_age
-        )
+        reusable = torch.zeros(B, dtype=torch.bool, device=z.device) if cached is None else age < self.max_cache_age
         ones = torch.ones(B, dtype=z.dtype, device=z.device)
 
         if mode == "dense":
             out = module(z)
             keep = torch.ones(B, dtype=torch.bool, device=z.device)
-            keep_soft = self.gates.keep_score(step, b, MODULES[m], z) if record_gates and self.gates is not None else ones
+            keep_soft = (
+                self.gates.keep_score(step, b, MODULES[m], z) if record_gates and self.gates is not None else ones
+            )
         elif mode == "static":
             skip = bool(skip_mask[b, m])
             if skip and not bool(reusable.all()):

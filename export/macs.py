@@ -4,6 +4,7 @@ Counted: every Linear/Conv (weights x tokens) and the two attention matmuls. Not
 softmax, elementwise ops (a few percent at most). A skipped attention or MLP module saves exactly its own count;
 the adaLN modulation, embeddings and final layer always run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ class ForwardMacs:
         """MACs when that many attention and MLP modules are skipped."""
         return self.dense - skipped_attn * self.attn - skipped_mlp * self.mlp
 
+    def step(self, skip_mask, cfg_scale: float) -> int:
+        """MACs of one image's sampling step: ``skip_mask`` is (depth, 2) booleans (True = skipped); guidance
+        doubles the batch."""
+        sa = sum(bool(m[0]) for m in skip_mask)
+        sm = sum(bool(m[1]) for m in skip_mask)
+        return self.with_skips(sa, sm) * (1 if cfg_scale == 1.0 else 2)
+
 
 def forward_macs(c: DiTConfig) -> ForwardMacs:
     n, h = c.num_patches, c.hidden_size
@@ -47,10 +55,4 @@ def forward_macs(c: DiTConfig) -> ForwardMacs:
 def trajectory_macs(c: DiTConfig, skip_masks, cfg_scale: float) -> int:
     """MACs of one image over a trajectory; ``skip_masks`` is (steps, depth, 2) booleans (True = skipped)."""
     fm = forward_macs(c)
-    batch = 1 if cfg_scale == 1.0 else 2
-    total = 0
-    for mask in skip_masks:
-        sa = sum(bool(mask[b][0]) for b in range(c.depth))
-        sm = sum(bool(mask[b][1]) for b in range(c.depth))
-        total += fm.with_skips(sa, sm)
-    return total * batch
+    return sum(fm.step(mask, cfg_scale) for mask in skip_masks)

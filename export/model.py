@@ -8,6 +8,7 @@ nothing here depends on timm.
 Each block exposes its two lazy-able modules separately (``attn_input``/``attn`` and ``mlp_input``/``mlp``)
 so that the lazy forward in :mod:`lazydit.export.lazy_dit` can skip either one and reuse a cached output.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,20 +53,21 @@ class DiTConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DiTConfig":
+    def from_dict(cls, d: dict) -> DiTConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown DiT config keys {sorted(unknown)}")
         return cls(**d)
 
-    def with_(self, **kw) -> "DiTConfig":
+    def with_(self, **kw) -> DiTConfig:
         return replace(self, **kw)
 
 
 #################################################################################
 #               Embedding Layers for Timesteps and Class Labels                 #
 #################################################################################
+
 
 class PatchEmbed(nn.Module):
     """Image to patch tokens; the parameter lives at ``proj`` as in timm's PatchEmbed."""
@@ -141,6 +143,7 @@ class LabelEmbedder(nn.Module):
 #                                 Core DiT Model                                #
 #################################################################################
 
+
 class Attention(nn.Module):
     """Multi-head self-attention with timm's parameter names (``qkv``, ``proj``)."""
 
@@ -149,7 +152,7 @@ class Attention(nn.Module):
         assert dim % num_heads == 0, "hidden size must be divisible by the number of heads"
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.scale = self.head_dim ** -0.5
+        self.scale = self.head_dim**-0.5
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
@@ -270,7 +273,7 @@ class DiT(nn.Module):
 
         self.apply(_basic_init)
 
-        pos_embed = get_2d_sincos_pos_embed(self.pos_embed.shape[-1], int(self.x_embedder.num_patches ** 0.5))
+        pos_embed = get_2d_sincos_pos_embed(self.pos_embed.shape[-1], int(self.x_embedder.num_patches**0.5))
         self.pos_embed.data.copy_(torch.from_numpy(pos_embed).float().unsqueeze(0))
 
         w = self.x_embedder.proj.weight.data
@@ -334,6 +337,7 @@ class DiT(nn.Module):
 #################################################################################
 #                   Sine/Cosine Positional Embedding Functions                  #
 #################################################################################
+
 
 def get_2d_sincos_pos_embed(embed_dim: int, grid_size: int) -> np.ndarray:
     """(grid_size*grid_size, embed_dim) fixed embedding, in the official code's layout."""

@@ -1,4 +1,5 @@
 """The closed sets of names the export half defines, importable without torch (the CLI offers them as choices)."""
+
 from __future__ import annotations
 
 # What a skipped module feeds its block: its cached output (the paper) or the forecast from its last two outputs.

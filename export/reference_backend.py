@@ -1,6 +1,7 @@
 """The eager PyTorch reference backend, ``torch``: rebuilds each variant's step graph from the bundle's
 ``torch`` weights. It lives in the export half (it needs the model code) and registers itself with the
 runtime's backend registry on import."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,9 @@ class TorchBackend:
             dit = dit.half()
         self.graphs = {}
         for v in m["variants"]:
-            self.graphs[v["name"]] = StepGraph(dit, Variant.from_manifest(v), m["guidance_scale"],
-                                               m.get("clip_denoised", False)).eval()
+            self.graphs[v["name"]] = StepGraph(
+                dit, Variant.from_manifest(v), m["guidance_scale"], m.get("clip_denoised", False)
+            ).eval()
 
         self.decoder = None
         if "decoder" in m:

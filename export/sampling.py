@@ -1,4 +1,5 @@
 """Eager DDIM sampling with classifier-free guidance, dense or lazy: the reference every export is checked against."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from .diffusion import ddim_steps, ddim_update, guided_eps
+from .diffusion import DDIMStep, cfg_batch, ddim_steps, ddim_update, eps_of
 from .lazy_dit import LazyDiT, LazyState
 
 
@@ -24,12 +25,23 @@ def initial_noise(num: int, config, seed: int | list[int]) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 
-def cfg_batch(x: torch.Tensor, labels: torch.Tensor, num_classes: int, cfg_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cond, uncond) batch when guidance is on, the plain batch otherwise."""
-    if cfg_scale == 1.0:
-        return x, labels
-    null = torch.full_like(labels, num_classes)
-    return torch.cat([x, x], 0), torch.cat([labels, null], 0)
+def ddim_step(
+    model: LazyDiT,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    step: DDIMStep,
+    state: LazyState,
+    cfg_scale: float,
+    clip_denoised: bool,
+    **forward,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One guided DDIM step of ``model`` from ``x``: (x at the next step, the eps it used). ``forward`` goes to
+    :meth:`LazyDiT.forward` (mode, skip_mask, record_gates, ...)."""
+    c = model.config
+    xin, yin = cfg_batch(x, labels, c.num_classes, cfg_scale)
+    t = torch.full((xin.shape[0],), step.timestep, dtype=torch.long)
+    eps = eps_of(model(xin, t, yin, step.index, state, **forward), c.in_channels, cfg_scale)
+    return ddim_update(x, eps, torch.tensor(step.coefficients(), dtype=torch.float64), clip_denoised), eps
 
 
 @torch.no_grad()
@@ -44,12 +56,14 @@ def ddim_sample(
     clip_denoised: bool = True,
     progress: bool = False,
     keep_trajectory: bool = False,
+    record_gates: bool = False,
 ) -> SampleResult:
     """Sample with eta-0 DDIM over ``num_steps`` respaced steps.
 
     ``skip_masks`` (static mode) is a (num_steps, depth, 2) bool tensor, True = skip (reuse the cache).
     With guidance the cond and uncond halves share one batch; in dynamic mode each half decides on its own,
-    in static mode both follow the mask.
+    in static mode both follow the mask. ``record_gates`` keeps the gates' keep scores of every step in the
+    returned state, whatever decides.
     """
     config = model.config
     steps = ddim_steps(num_steps)
@@ -57,15 +71,18 @@ def ddim_sample(
     state = LazyState(config.depth)
     trajectory = [x] if keep_trajectory else []
     for s in tqdm(steps, desc="DDIM", disable=not progress, leave=False):
-        xin, yin = cfg_batch(x, labels, config.num_classes, cfg_scale)
-        t = torch.full((xin.shape[0],), s.timestep, dtype=torch.long)
-        out = model(xin, t, yin, s.index, state, mode=mode,
-                    skip_mask=None if skip_masks is None else skip_masks[s.index])
-        if cfg_scale == 1.0:
-            eps = out[:, : config.in_channels]
-        else:
-            eps = guided_eps(out, config.in_channels, cfg_scale)
-        x = ddim_update(x, eps, torch.tensor(s.coefficients(), dtype=torch.float64), clip_denoised)
+        x, _ = ddim_step(
+            model,
+            x,
+            labels,
+            s,
+            state,
+            cfg_scale,
+            clip_denoised,
+            mode=mode,
+            record_gates=record_gates,
+            skip_mask=None if skip_masks is None else skip_masks[s.index],
+        )
         if keep_trajectory:
             trajectory.append(x)
     return SampleResult(images=x, trajectory=trajectory, state=state)

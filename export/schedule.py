@@ -10,6 +10,7 @@ cached output is at most ``max_cache_age`` steps old. ``reuse`` says what a skip
 output (``hold``, the paper) or its first-order forecast from the last two computed outputs (``forecast``, see
 :mod:`lazydit.export.lazy_dit`); files without the field hold.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 
 from .diffusion import ddim_timesteps
-from .names import REUSE_MODES
 from .macs import forward_macs
 from .model import DiTConfig
+from .names import REUSE_MODES
 
 SCHEDULE_FORMAT = "lazydit-schedule/1"
 
@@ -64,7 +66,7 @@ class Schedule:
     def validate(self, path: Path | str = "schedule") -> None:
         """Raise a one-line UserError if the schedule breaks a rule."""
         if self.reuse not in REUSE_MODES:
-            raise UserError(f"{path}: unknown reuse {self.reuse!r}; write \"hold\" or \"forecast\"")
+            raise UserError(f'{path}: unknown reuse {self.reuse!r}; write "hold" or "forecast"')
         if len(self.skip) != self.num_steps:
             raise UserError(f"{path}: {len(self.skip)} step masks for {self.num_steps} steps")
         for i, step in enumerate(self.skip):
@@ -88,20 +90,21 @@ class Schedule:
 
     def check_model(self, config: DiTConfig, path: Path | str = "schedule") -> None:
         if self.depth != config.depth:
-            raise UserError(f"{path}: schedule is for depth {self.depth}, the model has depth {config.depth}; "
-                            "make a schedule for this model with `lazydit calibrate`")
+            raise UserError(
+                f"{path}: schedule is for depth {self.depth}, the model has depth {config.depth}; "
+                "make a schedule for this model with `lazydit calibrate`"
+            )
 
     def macs_per_image(self, config: DiTConfig, cfg_scale: float) -> dict:
         fm = forward_macs(config)
-        batch = 1 if cfg_scale == 1.0 else 2
-        per_step = []
-        for step in self.skip:
-            sa = sum(bool(m[0]) for m in step)
-            sm = sum(bool(m[1]) for m in step)
-            per_step.append(fm.with_skips(sa, sm) * batch)
-        dense = fm.dense * batch * self.num_steps
-        return {"per_image": sum(per_step), "dense_per_image": dense, "ratio": sum(per_step) / dense,
-                "per_step": per_step}
+        per_step = [fm.step(step, cfg_scale) for step in self.skip]
+        dense = fm.step([[False, False]] * self.depth, cfg_scale) * self.num_steps
+        return {
+            "per_image": sum(per_step),
+            "dense_per_image": dense,
+            "ratio": sum(per_step) / dense,
+            "per_step": per_step,
+        }
 
     def to_json(self, config: DiTConfig | None = None, cfg_scale: float | None = None) -> dict:
         d = {
@@ -126,10 +129,8 @@ class Schedule:
         return d
 
     def save(self, path: Path, config: DiTConfig | None = None, cfg_scale: float | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(config, cfg_scale), indent=1))
-        tmp.replace(path)
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(self.to_json(config, cfg_scale), indent=1))
 
 
 def load_schedule(path: Path) -> Schedule:
@@ -140,11 +141,18 @@ def load_schedule(path: Path) -> Schedule:
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(d, dict) or d.get("format") != SCHEDULE_FORMAT:
-        raise UserError(f"{path}: not a schedule file (expected \"format\": \"{SCHEDULE_FORMAT}\")")
+        raise UserError(f'{path}: not a schedule file (expected "format": "{SCHEDULE_FORMAT}")')
     try:
-        s = Schedule(num_steps=int(d["num_steps"]), depth=int(d["depth"]), skip=d["skip"],
-                     source=str(d.get("source", "manual")), max_cache_age=int(d.get("max_cache_age", 1)),
-                     cfg_scale=d.get("cfg_scale"), details=d.get("details", {}), reuse=str(d.get("reuse", "hold")))
+        s = Schedule(
+            num_steps=int(d["num_steps"]),
+            depth=int(d["depth"]),
+            skip=d["skip"],
+            source=str(d.get("source", "manual")),
+            max_cache_age=int(d.get("max_cache_age", 1)),
+            cfg_scale=d.get("cfg_scale"),
+            details=d.get("details", {}),
+            reuse=str(d.get("reuse", "hold")),
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"{path}: schedule is missing or has a bad field ({e})") from None
     try:

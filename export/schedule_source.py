@@ -15,6 +15,7 @@ A source is written ``BODY[@REUSE]``:
 ``interval`` holds). N, when the source names none, comes from the caller (``--steps``); when both name it
 they must agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -79,8 +80,7 @@ def parse_schedule_source(spec: str) -> ScheduleSource:
         return ScheduleSource(spec, "lazydit", steps=_int(parts[0], "N", spec) if parts else None, reuse=reuse)
     if kind == "lazy" and parts:
         n, _, gates = rest.partition(":")
-        return ScheduleSource(spec, "lazy", steps=_int(n, "N", spec), path=Path(gates) if gates else None,
-                              reuse=reuse)
+        return ScheduleSource(spec, "lazy", steps=_int(n, "N", spec), path=Path(gates) if gates else None, reuse=reuse)
     if kind == "embedded" and not parts:
         return ScheduleSource(spec, "embedded", reuse=reuse)
     if kind == "schedule" and rest:
@@ -106,9 +106,15 @@ def gates_path(source: ScheduleSource, steps: int, gates: Path | None = None) ->
     return source.path or gates or embedded_gates(steps)
 
 
-def resolve_schedule(source: ScheduleSource | str, dit: DiT, steps: int | None = None, reuse: str | None = None,
-                     gates: Path | None = None, calibration: dict | None = None,
-                     progress: bool = True) -> tuple[Schedule, dict | None]:
+def resolve_schedule(
+    source: ScheduleSource | str,
+    dit: DiT,
+    steps: int | None = None,
+    reuse: str | None = None,
+    gates: Path | None = None,
+    calibration: dict | None = None,
+    progress: bool = True,
+) -> tuple[Schedule, dict | None]:
     """The static schedule ``source`` names for ``dit``, and the calibration report when one was calibrated.
 
     ``steps`` and ``reuse`` are the caller's explicit choices (``--steps``/``--reuse``), None when not given;
@@ -120,8 +126,10 @@ def resolve_schedule(source: ScheduleSource | str, dit: DiT, steps: int | None =
     reuse = src.reuse or reuse
     report = None
     if src.kind == "lazy":
-        raise UserError(f"{src.text!r} names gates deciding per sample, which no static graph can bake in; "
-                        f"calibrate a static schedule from them with lazydit:{src.steps}")
+        raise UserError(
+            f"{src.text!r} names gates deciding per sample, which no static graph can bake in; "
+            f"calibrate a static schedule from them with lazydit:{src.steps}"
+        )
     if src.kind == "ddim":
         sched = dense_schedule(_steps(src, steps), dit.config.depth)
     elif src.kind == "interval":
@@ -129,8 +137,10 @@ def resolve_schedule(source: ScheduleSource | str, dit: DiT, steps: int | None =
     elif src.kind in ("schedule", "embedded"):
         path = src.path if src.kind == "schedule" else embedded_schedule(_steps(src, steps))
         if src.kind == "embedded" and not path.is_file():
-            raise UserError(f"the embedded model has no committed schedule for {_steps(src, steps)} steps; "
-                            f"use --steps {EMBEDDED_STEPS} or interval:K")
+            raise UserError(
+                f"the embedded model has no committed schedule for {_steps(src, steps)} steps; "
+                f"use --steps {EMBEDDED_STEPS} or interval:K"
+            )
         sched = load_schedule(path)
         sched.check_model(dit.config, path)
         if steps is not None and steps != sched.num_steps:
@@ -146,10 +156,12 @@ def resolve_schedule(source: ScheduleSource | str, dit: DiT, steps: int | None =
         lazy_gates, meta = load_gates(path)
         check_gates_match(meta, dit.config, fingerprint(dit), n, path)
         sd = dit.sampling_defaults
-        cfg = CalibrationConfig(num_steps=n, cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"],
-                                **(calibration or {}))
-        sched, report = calibrate(LazyDiT(dit, lazy_gates, cfg.max_cache_age, reuse or meta.reuse), cfg,
-                                  progress=progress)
+        cfg = CalibrationConfig(
+            num_steps=n, cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"], **(calibration or {})
+        )
+        sched, report = calibrate(
+            LazyDiT(dit, lazy_gates, cfg.max_cache_age, reuse or meta.reuse), cfg, progress=progress
+        )
     if reuse is not None and reuse != sched.reuse:
         sched = replace(sched, reuse=reuse)
     sched.validate(src.text)

@@ -3,6 +3,7 @@
 EMA weights, AdamW, tqdm, resumable checkpoints and a sample grid per checkpoint. Named presets reproduce the
 embedded model (see ``models/README.md``) with one command.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,14 +17,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 from lazydit.runtime.images import save_png_grid
 
 from .checkpoint import save_safetensors
-from .names import TRAIN_PRESETS
 from .data import load_dataset
 from .diffusion import NUM_TRAIN_TIMESTEPS, alphas_cumprod, q_sample
 from .lazy_dit import LazyDiT
 from .model import DiT, DiTConfig, count_parameters
+from .names import TRAIN_PRESETS
 from .sampling import ddim_sample, initial_noise
 
 
@@ -46,32 +48,54 @@ class TrainConfig:
     hflip: bool = False
 
 
-_PIXEL_BASE = dict(input_size=28, in_channels=1, num_classes=10, learn_sigma=False, class_dropout_prob=0.1,
-                   mlp_ratio=4.0)
+_PIXEL_BASE = dict(
+    input_size=28, in_channels=1, num_classes=10, learn_sigma=False, class_dropout_prob=0.1, mlp_ratio=4.0
+)
 
 PRESETS: dict[str, TrainConfig] = {
     # The embedded default: ~9.6M parameters, 49 tokens; trained on one GPU (see models/README.md).
     "fashion-dit-s4": TrainConfig(
         dataset="fashion-mnist",
         model=dict(_PIXEL_BASE, patch_size=4, hidden_size=256, depth=8, num_heads=4),
-        steps=30000, batch_size=256, lr=3e-4, warmup=1000, ema_decay=0.9995, checkpoint_every=5000,
+        steps=30000,
+        batch_size=256,
+        lr=3e-4,
+        warmup=1000,
+        ema_decay=0.9995,
+        checkpoint_every=5000,
     ),
     # The same recipe sized for this project's 2-core CPU: trains in under an hour there.
     "fashion-dit-cpu": TrainConfig(
         dataset="fashion-mnist",
         model=dict(_PIXEL_BASE, patch_size=4, hidden_size=192, depth=6, num_heads=3),
-        steps=2400, batch_size=128, lr=6e-4, warmup=200, ema_decay=0.995, checkpoint_every=400,
+        steps=2400,
+        batch_size=128,
+        lr=6e-4,
+        warmup=200,
+        ema_decay=0.995,
+        checkpoint_every=400,
     ),
     "mnist-dit-cpu": TrainConfig(
         dataset="mnist",
         model=dict(_PIXEL_BASE, patch_size=4, hidden_size=192, depth=6, num_heads=3),
-        steps=2400, batch_size=128, lr=6e-4, warmup=200, ema_decay=0.995, checkpoint_every=400,
+        steps=2400,
+        batch_size=128,
+        lr=6e-4,
+        warmup=200,
+        ema_decay=0.995,
+        checkpoint_every=400,
     ),
     # Seconds-long run for tests.
     "smoke": TrainConfig(
         dataset="fashion-mnist",
         model=dict(_PIXEL_BASE, patch_size=4, hidden_size=32, depth=2, num_heads=2),
-        steps=20, batch_size=16, lr=1e-3, warmup=5, ema_decay=0.9, checkpoint_every=10, sample_steps=5,
+        steps=20,
+        batch_size=16,
+        lr=1e-3,
+        warmup=5,
+        ema_decay=0.9,
+        checkpoint_every=10,
+        sample_steps=5,
     ),
 }
 # The CLI offers the preset names without importing torch: they must be this table's keys.
@@ -83,8 +107,14 @@ def _lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * min(1.0, (step + 1) / cfg.warmup)
 
 
-def train_dit(cfg: TrainConfig, out_dir: Path, device: str = "cpu", resume: bool = True, progress: bool = True,
-              max_minutes: float | None = None) -> Path:
+def train_dit(
+    cfg: TrainConfig,
+    out_dir: Path,
+    device: str = "cpu",
+    resume: bool = True,
+    progress: bool = True,
+    max_minutes: float | None = None,
+) -> Path:
     """Train, writing ``checkpoint.pt`` (resumable), ``samples/step_N.png`` and ``ema.safetensors`` (fp16)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -96,8 +126,9 @@ def train_dit(cfg: TrainConfig, out_dir: Path, device: str = "cpu", resume: bool
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                            weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
     abar = torch.from_numpy(alphas_cumprod()).float().to(device)
     start, elapsed = 0, 0.0
     ckpt_path = out_dir / "checkpoint.pt"
@@ -156,11 +187,24 @@ def train_dit(cfg: TrainConfig, out_dir: Path, device: str = "cpu", resume: bool
     minutes = (time.time() - t0) / 60
     sampling = {"cfg_scale": cfg.cfg_scale, "clip_denoised": cfg.clip_denoised, "num_steps": cfg.sample_steps}
     final = out_dir / "ema.safetensors"
-    save_safetensors(ema_cpu, final, torch.float16, sampling=sampling,
-                     extra={"lazydit.dataset": cfg.dataset, "lazydit.train_steps": str(done),
-                            "lazydit.train_minutes": f"{minutes:.1f}", "lazydit.device": _device_name(device)})
-    (out_dir / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "steps": done, "minutes": minutes,
-                                                        "device": _device_name(device), "log": log}, indent=1))
+    save_safetensors(
+        ema_cpu,
+        final,
+        torch.float16,
+        sampling=sampling,
+        extra={
+            "lazydit.dataset": cfg.dataset,
+            "lazydit.train_steps": str(done),
+            "lazydit.train_minutes": f"{minutes:.1f}",
+            "lazydit.device": _device_name(device),
+        },
+    )
+    (out_dir / "train_log.json").write_text(
+        json.dumps(
+            {"config": asdict(cfg), "steps": done, "minutes": minutes, "device": _device_name(device), "log": log},
+            indent=1,
+        )
+    )
     return final
 
 
@@ -171,18 +215,28 @@ def _device_name(device: str) -> str:
 
 
 def _checkpoint(model, ema, opt, config, cfg, step, elapsed, out_dir, device) -> None:
-    tmp = out_dir / "checkpoint.pt.tmp"
-    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
-                "elapsed": elapsed, "config": config.to_dict()}, str(tmp))
-    tmp.replace(out_dir / "checkpoint.pt")
+    with atomic_write(out_dir / "checkpoint.pt") as tmp:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "elapsed": elapsed,
+                "config": config.to_dict(),
+            },
+            str(tmp),
+        )
     ema_cpu = copy.deepcopy(ema).float().cpu()
     n_per = 10
     labels = torch.arange(config.num_classes).repeat_interleave(n_per)
     noise = initial_noise(len(labels), config, 1000)
     with torch.no_grad():
-        res = ddim_sample(LazyDiT(ema_cpu), labels, noise, cfg.sample_steps, cfg.cfg_scale,
-                          clip_denoised=cfg.clip_denoised)
+        res = ddim_sample(
+            LazyDiT(ema_cpu), labels, noise, cfg.sample_steps, cfg.cfg_scale, clip_denoised=cfg.clip_denoised
+        )
     # One row per class.
     grid = res.images.view(config.num_classes, n_per, *res.images.shape[1:]).reshape(-1, *res.images.shape[1:])
-    save_png_grid(grid.numpy(), out_dir / "samples" / f"step_{step:06d}.png", ncol=n_per,
-                  scale=max(1, 256 // config.input_size))
+    save_png_grid(
+        grid.numpy(), out_dir / "samples" / f"step_{step:06d}.png", ncol=n_per, scale=max(1, 256 // config.input_size)
+    )

@@ -13,6 +13,7 @@ Beyond the paper: every step has gates (not only alternate ones), the cache age 
 dataset is needed. ``--target-laziness`` adapts rho during training instead of sweeping it by hand.
 Runs data-parallel under ``torchrun`` (DistributedDataParallel, gloo on CPU).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,13 +28,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
+from lazydit.files import atomic_write
 
 from .checkpoint import fingerprint
-from .diffusion import ddim_steps, ddim_update, guided_eps, q_sample, alphas_cumprod
+from .diffusion import alphas_cumprod, ddim_steps, q_sample
 from .gates import GatesMeta, LazyGates, save_gates
 from .lazy_dit import LazyDiT, LazyState
 from .model import DiT
-from .sampling import cfg_batch, ddim_sample, initial_noise
+from .sampling import ddim_sample, ddim_step, initial_noise
 
 
 @dataclass
@@ -69,8 +71,9 @@ def _rank_world() -> tuple[int, int]:
 
 
 @torch.no_grad()
-def build_pool_data_free(lazy: LazyDiT, cfg: GateTrainingConfig, size: int, seed: int,
-                         progress: bool = True) -> StatePool:
+def build_pool_data_free(
+    lazy: LazyDiT, cfg: GateTrainingConfig, size: int, seed: int, progress: bool = True
+) -> StatePool:
     """Sample the model densely and keep every intermediate state: no dataset needed."""
     config = lazy.config
     g = torch.Generator().manual_seed(seed)
@@ -79,8 +82,15 @@ def build_pool_data_free(lazy: LazyDiT, cfg: GateTrainingConfig, size: int, seed
     xs = []
     chunk = 64
     for lo in tqdm(range(0, size, chunk), desc="sampling training states", leave=False, disable=not progress):
-        res = ddim_sample(lazy, labels[lo : lo + chunk], noise[lo : lo + chunk], cfg.num_steps, cfg.cfg_scale,
-                          clip_denoised=cfg.clip_denoised, keep_trajectory=True)
+        res = ddim_sample(
+            lazy,
+            labels[lo : lo + chunk],
+            noise[lo : lo + chunk],
+            cfg.num_steps,
+            cfg.cfg_scale,
+            clip_denoised=cfg.clip_denoised,
+            keep_trajectory=True,
+        )
         xs.append(torch.stack(res.trajectory[:-1]))
     return StatePool(torch.cat(xs, dim=1), labels)
 
@@ -108,38 +118,30 @@ class GateTrainer(nn.Module):
         self.cfg = cfg
         self.steps = ddim_steps(cfg.num_steps)
 
-    def _eps(self, out: torch.Tensor) -> torch.Tensor:
-        c = self.lazy.config
-        return out[:, : c.in_channels] if self.cfg.cfg_scale == 1.0 else guided_eps(out, c.in_channels, self.cfg.cfg_scale)
-
     def older_step(self, step: int) -> int | None:
         """The step whose output a forecast at ``step`` extrapolates from besides step - 1 (None: hold)."""
         if self.lazy.reuse != "forecast" or step < 2:
             return None
         return step - 3 if step >= 3 else step - 2
 
-    def forward(self, x_prev: torch.Tensor, labels: torch.Tensor, step: int,
-                x_older: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x_prev: torch.Tensor, labels: torch.Tensor, step: int, x_older: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(distillation loss, keep scores (B', depth, 2), hard keep decisions) at sampling step ``step``.
 
         ``x_older``: the state before :meth:`older_step`, needed when forecasting."""
         c = self.lazy.config
-        prev, cur = self.steps[step - 1], self.steps[step]
+        lazy, scale, clip = self.lazy, self.cfg.cfg_scale, self.cfg.clip_denoised
         state = LazyState(c.depth)
         with torch.no_grad():
             older = self.older_step(step)
-            if older is not None:
-                xin, yin = cfg_batch(x_older, labels, c.num_classes, self.cfg.cfg_scale)
-                t = torch.full((xin.shape[0],), self.steps[older].timestep, dtype=torch.long)
-                self.lazy(xin, t, yin, older, state, mode="dense")
-            xin, yin = cfg_batch(x_prev, labels, c.num_classes, self.cfg.cfg_scale)
-            t = torch.full((xin.shape[0],), prev.timestep, dtype=torch.long)
-            out = self.lazy(xin, t, yin, prev.index, state, mode="dense")
-            x = ddim_update(x_prev, self._eps(out), torch.tensor(prev.coefficients()), self.cfg.clip_denoised)
-            xin, yin = cfg_batch(x, labels, c.num_classes, self.cfg.cfg_scale)
-            t = torch.full((xin.shape[0],), cur.timestep, dtype=torch.long)
-            target = self._eps(self.lazy(xin, t, yin, cur.index, LazyState(c.depth), mode="dense"))
-        pred = self._eps(self.lazy(xin, t, yin, cur.index, state, mode="dynamic", straight_through=True))
+            if older is not None:  # fills the older cached output a forecast extrapolates from
+                ddim_step(lazy, x_older, labels, self.steps[older], state, scale, clip, mode="dense")
+            x, _ = ddim_step(lazy, x_prev, labels, self.steps[step - 1], state, scale, clip, mode="dense")
+            _, target = ddim_step(lazy, x, labels, self.steps[step], LazyState(c.depth), scale, clip, mode="dense")
+        _, pred = ddim_step(
+            lazy, x, labels, self.steps[step], state, scale, clip, mode="dynamic", straight_through=True
+        )
         return F.mse_loss(pred, target), state.keep_scores[-1], state.decisions[-1]
 
 
@@ -176,12 +178,17 @@ def train_gates(
         try:
             saved = torch.load(str(state_path), map_location="cpu", weights_only=True)
             same = (int(saved["num_steps"]), str(saved["fingerprint"]), str(saved.get("reuse", "hold"))) == (
-                cfg.num_steps, fp, cfg.reuse)
+                cfg.num_steps,
+                fp,
+                cfg.reuse,
+            )
         except Exception:  # noqa: BLE001 - a damaged state file is reported, not resumed
             raise UserError(f"{state_path}: damaged training state; delete it or pass --restart") from None
         if not same:
-            raise UserError(f"{state_path}: saved training is for {saved['num_steps']} steps of another "
-                            "model, step count or reuse mode; pass --restart or another --out")
+            raise UserError(
+                f"{state_path}: saved training is for {saved['num_steps']} steps of another "
+                "model, step count or reuse mode; pass --restart or another --out"
+            )
         gates.load_state_tensors(saved["gates"])
         opt.load_state_dict(saved["optimizer"])
         rho, start = float(saved["rho"]), int(saved["iteration"])
@@ -190,8 +197,9 @@ def train_gates(
 
     seed = cfg.seed * 7919 + rank
     if data is None:
-        pool = build_pool_data_free(lazy, cfg, max(cfg.pool_size // world, local_batch), seed,
-                                    progress=progress and rank == 0)
+        pool = build_pool_data_free(
+            lazy, cfg, max(cfg.pool_size // world, local_batch), seed, progress=progress and rank == 0
+        )
     else:
         images, labels = data
         g = torch.Generator().manual_seed(seed)
@@ -205,8 +213,13 @@ def train_gates(
     g = torch.Generator().manual_seed(seed + 1)
     n_modules = config.depth * 2
     ema_lazy = None
-    bar = tqdm(range(start, cfg.iterations), desc="training gates", disable=not progress or rank != 0,
-               initial=start, total=cfg.iterations)
+    bar = tqdm(
+        range(start, cfg.iterations),
+        desc="training gates",
+        disable=not progress or rank != 0,
+        initial=start,
+        total=cfg.iterations,
+    )
     history = []
     for it in bar:
         step = int(torch.randint(1, cfg.num_steps, (1,), generator=g))
@@ -253,17 +266,28 @@ def train_gates(
     return gates, meta, report
 
 
-def _save_training_state(path: Path, gates: LazyGates, opt, rho: float, iteration: int, num_steps: int,
-                         fp: str, reuse: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"gates": gates.state_tensors(), "optimizer": opt.state_dict(), "rho": rho, "iteration": iteration,
-                "num_steps": num_steps, "fingerprint": fp, "reuse": reuse}, str(tmp))
-    tmp.replace(path)
+def _save_training_state(
+    path: Path, gates: LazyGates, opt, rho: float, iteration: int, num_steps: int, fp: str, reuse: str
+) -> None:
+    with atomic_write(path) as tmp:
+        torch.save(
+            {
+                "gates": gates.state_tensors(),
+                "optimizer": opt.state_dict(),
+                "rho": rho,
+                "iteration": iteration,
+                "num_steps": num_steps,
+                "fingerprint": fp,
+                "reuse": reuse,
+            },
+            str(tmp),
+        )
 
 
 @torch.no_grad()
-def laziness_report(lazy: LazyDiT, num_steps: int, cfg_scale: float, clip_denoised: bool, num_samples: int = 32,
-                    seed: int = 12345) -> torch.Tensor:
+def laziness_report(
+    lazy: LazyDiT, num_steps: int, cfg_scale: float, clip_denoised: bool, num_samples: int = 32, seed: int = 12345
+) -> torch.Tensor:
     """Per-step share of skipped modules when sampling with the gates (dynamic, per sample), shape (num_steps,)."""
     config = lazy.config
     labels = torch.arange(num_samples) % config.num_classes

@@ -3,6 +3,7 @@
 No hub access: the folder must hold ``config.json`` and the weights (``diffusion_pytorch_model.safetensors``),
 as ``AutoencoderKL.save_pretrained`` writes them. Pixel-space models need no VAE.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,10 @@ def load_vae(folder: str | Path):
     """An ``AutoencoderKL`` in eval mode from a local folder; one-line errors for anything missing."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
-        raise UserError(f"VAE folder {folder} has no config.json; pass --vae with a folder written by "
-                        "AutoencoderKL.save_pretrained (e.g. a local copy of stabilityai/sd-vae-ft-ema)")
+        raise UserError(
+            f"VAE folder {folder} has no config.json; pass --vae with a folder written by "
+            "AutoencoderKL.save_pretrained (e.g. a local copy of stabilityai/sd-vae-ft-ema)"
+        )
     try:
         from diffusers import AutoencoderKL
     except ImportError as e:

@@ -1,5 +1,6 @@
 """After an export: every variant of every target that runs here against the eager graph on the same inputs,
 and a whole sampling trajectory through the runtime scheduler against eager lazy sampling."""
+
 from __future__ import annotations
 
 import platform
@@ -34,14 +35,21 @@ def runnable_backends(manifest: dict) -> list[str]:
 
 
 @torch.no_grad()
-def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = True, seed: int = 0,
-                  quantized: bool = False, decoder=None) -> dict:
+def verify_bundle(
+    root: Path,
+    dit: DiT,
+    schedule: Schedule,
+    progress: bool = True,
+    seed: int = 0,
+    quantized: bool = False,
+    decoder=None,
+) -> dict:
     """Raise UserError above tolerance; return the measured errors."""
     from lazydit.runtime.backends import create_backend
     from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.scheduler import Scheduler, initial_noise
 
     from . import reference_backend  # noqa: F401  (registers the torch backend the check may run)
-    from lazydit.runtime.scheduler import Scheduler, initial_noise
 
     bundle = load_bundle(root)
     m = bundle.manifest
@@ -60,33 +68,46 @@ def verify_bundle(root: Path, dit: DiT, schedule: Schedule, progress: bool = Tru
             ins = example_inputs(ref_model, variant, m["batch"], m["guidance_scale"], dtype, seed=seed + 1)
             ref = StepGraph(ref_model, variant, m["guidance_scale"], m.get("clip_denoised", False)).eval()(*ins)
             got = backend.run(v["name"], [a.numpy() for a in ins])
-            err = max(float(np.abs(np.asarray(g, dtype=np.float32) - r.float().numpy()).max()) for g, r in zip(got, ref))
+            err = max(
+                float(np.abs(np.asarray(g, dtype=np.float32) - r.float().numpy()).max()) for g, r in zip(got, ref)
+            )
             errs[v["name"]] = err
             if err > tol["variant"]:
-                raise UserError(f"{backend_name} variant {v['name']} differs from eager by {err:.3g} "
-                                f"(tolerance {tol['variant']}); the export is wrong, please report it")
+                raise UserError(
+                    f"{backend_name} variant {v['name']} differs from eager by {err:.3g} "
+                    f"(tolerance {tol['variant']}); the export is wrong, please report it"
+                )
         report["variants"][backend_name] = errs
         if "decoder" in m:
-            report.setdefault("decoder", {})[backend_name] = _check_decoder(backend, backend_name, bundle, decoder,
-                                                                            dtype, tol, seed)
+            report.setdefault("decoder", {})[backend_name] = _check_decoder(
+                backend, backend_name, bundle, decoder, dtype, tol, seed
+            )
         # Whole trajectory against eager lazy sampling from the same noise and label.
         noise = initial_noise(bundle, seed)
         labels = list(range(m["batch"]))
         labels = [c % m["classes"]["count"] for c in labels]
         result = Scheduler(bundle, backend).run(labels, noise=noise)
-        eager = ddim_sample(LazyDiT(ref_model, max_cache_age=schedule.max_cache_age, reuse=schedule.reuse),
-                            torch.tensor(labels),
-                            torch.from_numpy(noise).to(dtype), schedule.num_steps, m["guidance_scale"], mode="static",
-                            skip_masks=torch.tensor(schedule.skip, dtype=torch.bool),
-                            clip_denoised=m.get("clip_denoised", False)).images
+        eager = ddim_sample(
+            LazyDiT(ref_model, max_cache_age=schedule.max_cache_age, reuse=schedule.reuse),
+            torch.tensor(labels),
+            torch.from_numpy(noise).to(dtype),
+            schedule.num_steps,
+            m["guidance_scale"],
+            mode="static",
+            skip_masks=torch.tensor(schedule.skip, dtype=torch.bool),
+            clip_denoised=m.get("clip_denoised", False),
+        ).images
         err = float(np.abs(result.latent.astype(np.float32) - eager.float().numpy()).max())
         report["trajectory"][backend_name] = err
         if err > tol["trajectory"]:
-            raise UserError(f"{backend_name} trajectory differs from eager sampling by {err:.3g} "
-                            f"(tolerance {tol['trajectory']}); the export is wrong, please report it")
+            raise UserError(
+                f"{backend_name} trajectory differs from eager sampling by {err:.3g} "
+                f"(tolerance {tol['trajectory']}); the export is wrong, please report it"
+            )
         if progress:
-            tqdm.write(f"verified {backend_name}: max variant error {max(errs.values()):.2e}, "
-                       f"final image error {err:.2e}")
+            tqdm.write(
+                f"verified {backend_name}: max variant error {max(errs.values()):.2e}, final image error {err:.2e}"
+            )
     return report
 
 
@@ -94,11 +115,14 @@ def _check_decoder(backend, backend_name: str, bundle, decoder, dtype, tol: dict
     """The exported ``decode`` graph against the eager decoder on a random latent."""
     g = torch.Generator().manual_seed(seed + 7)
     lat = torch.randn(*bundle.manifest["tensors"]["x"]["shape"], generator=g).to(dtype)
-    err = float(np.abs(np.asarray(backend.run_decoder(lat.numpy()), dtype=np.float32)
-                       - decoder(lat).float().numpy()).max())
+    err = float(
+        np.abs(np.asarray(backend.run_decoder(lat.numpy()), dtype=np.float32) - decoder(lat).float().numpy()).max()
+    )
     if err > tol["variant"]:
-        raise UserError(f"{backend_name} decoder differs from eager by {err:.3g} (tolerance {tol['variant']}); "
-                        "the export is wrong, please report it")
+        raise UserError(
+            f"{backend_name} decoder differs from eager by {err:.3g} (tolerance {tol['variant']}); "
+            "the export is wrong, please report it"
+        )
     return err
 
 

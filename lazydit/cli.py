@@ -3,6 +3,7 @@
 
 Problems with the user's input end in one line on stderr (``lazydit: error: ...``) and exit status 2.
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,10 +16,12 @@ from .errors import UserError
 
 def build_parser() -> Parser:
     parser = Parser(
-        prog="lazydit", formatter_class=HelpFormatter,
+        prog="lazydit",
+        formatter_class=HelpFormatter,
         description="LazyDiT from a checkpoint to a phone: train lazy gates, calibrate a static skip schedule, "
-                    "export one graph per step pattern (ExecuTorch, Core ML, ONNX) and run the bundle.",
-        epilog="start with `lazydit demo`; every subcommand has --help with an example")
+        "export one graph per step pattern (ExecuTorch, Core ML, ONNX) and run the bundle.",
+        epilog="start with `lazydit demo`; every subcommand has --help with an example",
+    )
     parser.add_argument("--version", action="version", version=f"lazydit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

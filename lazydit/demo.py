@@ -5,6 +5,7 @@ committed calibrated schedule, which forecasts skipped modules, DDIM 20 steps an
 compute as the lazy one), generates one image per class with each on the ExecuTorch runtime, writes them as
 one PNG grid and prints the latencies.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,11 +24,14 @@ def _bundle(name: str, dit, sched, fp: str, force: bool) -> Path:
     if not force and bundle_matches(out, fp, sched, ("executorch",)):
         return out
     sd = dit.sampling_defaults
-    opts = ExportOptions(targets=("executorch",), cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"],
-                         force=True, name=name)
+    opts = ExportOptions(
+        targets=("executorch",), cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"], force=True, name=name
+    )
     manifest = export_bundle(dit, sched, out, opts)
-    print(f"bundle {out}: {len(manifest['variants'])} graph variant(s) for {sched.num_steps} steps, "
-          f"laziness {sched.laziness():.2f}")
+    print(
+        f"bundle {out}: {len(manifest['variants'])} graph variant(s) for {sched.num_steps} steps, "
+        f"laziness {sched.laziness():.2f}"
+    )
     return out
 
 
@@ -53,17 +57,17 @@ def run_demo(repeat: int = 3, force: bool = False) -> None:
     schedulers = {}
     for label, path in bundles.items():
         b = load_bundle(path)
-        schedulers[label] = (b, Scheduler(b, create_backend("executorch", b)))
+        schedulers[label] = Scheduler(b, create_backend("executorch", b))
     count = 10
-    for label, (b, sched) in schedulers.items():
+    for sched in schedulers.values():
         sched.run(0, seed=0)  # warm-up: first calls pay for XNNPACK setup
-    for label, (b, sched) in schedulers.items():
+    for label, sched in schedulers.items():
         imgs = [sched.run(c, seed=100 + c).image for c in range(count)]
         rows.append(np.concatenate(imgs))
         times[label] = []
     # Interleaved repetitions so that machine drift affects every configuration alike.
     for _ in range(repeat):
-        for label, (b, sched) in schedulers.items():
+        for label, sched in schedulers.items():
             times[label].append(sched.run(3, seed=7).total_ms)
     grid = DEMO_DIR / "samples.png"
     save_png_grid(np.concatenate(rows), grid, ncol=count)

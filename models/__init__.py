@@ -3,6 +3,7 @@
 Files are found through :mod:`importlib.resources`, so they resolve the same in a checkout, an editable
 install and a wheel installed anywhere.
 """
+
 from __future__ import annotations
 
 from importlib.resources import files

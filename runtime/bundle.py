@@ -2,6 +2,7 @@
 
 Every problem is one :class:`~lazydit.errors.UserError` line naming the file. Imports no torch.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,8 +65,10 @@ def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
         raise UserError(f"{mpath}: not valid JSON ({e})") from None
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
     if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise UserError(f"{mpath}: unknown schema_version {version!r} (this runtime reads "
-                        f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}); upgrade lazydit or re-export the bundle")
+        raise UserError(
+            f"{mpath}: unknown schema_version {version!r} (this runtime reads "
+            f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}); upgrade lazydit or re-export the bundle"
+        )
     _validate_schema(manifest, mpath)
     _validate_consistency(manifest, mpath)
     files = manifest["files"]
@@ -74,7 +77,9 @@ def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
         if not p.is_file():
             raise UserError(f"{p}: listed in the manifest but missing; re-export or re-copy the bundle")
         if p.stat().st_size != meta["bytes"]:
-            raise UserError(f"{p}: has {p.stat().st_size} bytes, the manifest says {meta['bytes']}; the bundle is damaged")
+            raise UserError(
+                f"{p}: has {p.stat().st_size} bytes, the manifest says {meta['bytes']}; the bundle is damaged"
+            )
         if verify_checksums and sha256_file(p) != meta["sha256"]:
             raise UserError(f"{p}: sha256 does not match the manifest; the bundle is damaged, re-export or re-copy it")
     for target, t in manifest["targets"].items():

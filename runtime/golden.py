@@ -2,12 +2,14 @@
 
 ``golden/trace.json`` records, for one run (seed, classes): the initial noise file, and for every step the
 variant, the slots read and written, and checksums of the latent after the step. ``golden/noise.bin`` and
-``golden/final.bin`` hold the initial and final latents (before a latent model's decoder) as little-endian float32 in the tensor's C order.
+``golden/final.bin`` hold the initial and final latents (before a latent model's decoder) as little-endian
+float32 in the tensor's C order.
 
 Checksums (float64 arithmetic over the float32 values, in C order): ``sum``, ``abs_sum``, ``sum_sq`` and the
 first 8 values. A scheduler port matches a trace when its plan (variant, reads, writes per step) is identical
 and every checksum agrees within ``tolerance`` (relative to max(1, |value|)).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +26,17 @@ GOLDEN_FORMAT = "lazydit-golden/1"
 
 def checksums(x: np.ndarray) -> dict:
     v = np.asarray(x, dtype=np.float32).ravel().astype(np.float64)
-    return {"sum": float(v.sum()), "abs_sum": float(np.abs(v).sum()), "sum_sq": float((v * v).sum()),
-            "first": [float(a) for a in v[:8]]}
+    return {
+        "sum": float(v.sum()),
+        "abs_sum": float(np.abs(v).sum()),
+        "sum_sq": float((v * v).sum()),
+        "first": [float(a) for a in v[:8]],
+    }
 
 
-def write_golden(bundle: Bundle, backend, out_dir: Path, seed: int = 0, classes: list[int] | None = None,
-                 tolerance: float = 1e-3) -> dict:
+def write_golden(
+    bundle: Bundle, backend, out_dir: Path, seed: int = 0, classes: list[int] | None = None, tolerance: float = 1e-3
+) -> dict:
     """Run the scheduler once and record the trace into ``out_dir`` (``trace.json``, ``noise.bin``, ``final.bin``)."""
     m = bundle.manifest
     classes = classes if classes is not None else [i % m["classes"]["count"] for i in range(m["batch"])]
@@ -50,8 +57,14 @@ def write_golden(bundle: Bundle, backend, out_dir: Path, seed: int = 0, classes:
         "final": "final.bin",
         "tolerance": tolerance,
         "steps": [
-            {"index": s["index"], "variant": s["variant"], "reads": s["reads"], "writes": s["writes"],
-             "timestep": s["timestep"], "latent": c}
+            {
+                "index": s["index"],
+                "variant": s["variant"],
+                "reads": s["reads"],
+                "writes": s["writes"],
+                "timestep": s["timestep"],
+                "latent": c,
+            }
             for s, c in zip(m["steps"], steps)
         ],
         "final_checksums": checksums(result.latent),

@@ -1,4 +1,5 @@
 """Images from the scheduler to PNG files (pillow; no torch)."""
+
 from __future__ import annotations
 
 from pathlib import Path

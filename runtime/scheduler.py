@@ -3,6 +3,7 @@ and the cache slots it reads, keep the slots it writes. It only moves tensors; a
 
 Cache buffers are allocated once per scheduler and overwritten in place, never reallocated per step.
 """
+
 from __future__ import annotations
 
 import time
@@ -57,8 +58,7 @@ class Scheduler:
                 raise UserError(f"class {c} out of range 0..{m['classes']['count'] - 1}")
         return np.array(classes, dtype=np.int32)
 
-    def run(self, classes: list[int] | int, seed: int = 0, noise: np.ndarray | None = None,
-            on_step=None) -> RunResult:
+    def run(self, classes: list[int] | int, seed: int = 0, noise: np.ndarray | None = None, on_step=None) -> RunResult:
         """Generate one batch. ``on_step(index, variant, ms)`` is called after every step."""
         y = self.labels(classes)
         x = initial_noise(self.bundle, seed) if noise is None else np.ascontiguousarray(noise, dtype=self.x_dtype)

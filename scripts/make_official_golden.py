@@ -6,6 +6,7 @@ DiT loads its checkpoints and reproduces its outputs and DDIM sampler without th
 Needs torch, timm and numpy. Writes a tiny random-weight official checkpoint (a raw state_dict and a
 training-style dict with 'model'/'ema'/'args') and the official outputs for fixed inputs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,22 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(args.dit_repo))
     from diffusion import create_diffusion  # official
+
     from models import DiT  # official
 
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    cfg = dict(input_size=8, patch_size=2, in_channels=4, hidden_size=64, depth=2, num_heads=4, num_classes=10,
-               learn_sigma=True, class_dropout_prob=0.1)
+    cfg = dict(
+        input_size=8,
+        patch_size=2,
+        in_channels=4,
+        hidden_size=64,
+        depth=2,
+        num_heads=4,
+        num_classes=10,
+        learn_sigma=True,
+        class_dropout_prob=0.1,
+    )
     model = DiT(**cfg).eval()
     # Random weights everywhere (the zero-initialised adaLN would make every output trivially zero).
     with torch.no_grad():
@@ -37,8 +48,10 @@ def main() -> None:
                 p.normal_(0.0, 0.08)
     sd = model.state_dict()
     torch.save(sd, args.out / "dit_tiny_raw.pt")
-    torch.save({"model": sd, "ema": sd, "args": argparse.Namespace(model="tiny", image_size=16)},
-               args.out / "dit_tiny_train.pt")
+    torch.save(
+        {"model": sd, "ema": sd, "args": argparse.Namespace(model="tiny", image_size=16)},
+        args.out / "dit_tiny_train.pt",
+    )
 
     g = torch.Generator().manual_seed(1)
     x = torch.randn(4, 4, 8, 8, generator=g)
@@ -58,13 +71,23 @@ def main() -> None:
     labels = torch.tensor([1, 2])
     for clip in (False, True):
         with torch.no_grad():
-            sample = d.ddim_sample_loop(model.forward, noise.shape, noise.clone(), clip_denoised=clip,
-                                        model_kwargs=dict(y=labels), progress=False, device="cpu")
+            sample = d.ddim_sample_loop(
+                model.forward,
+                noise.shape,
+                noise.clone(),
+                clip_denoised=clip,
+                model_kwargs=dict(y=labels),
+                progress=False,
+                device="cpu",
+            )
         outputs[f"ddim10_clip{int(clip)}"] = sample
     outputs["ddim_noise"], outputs["ddim_labels"] = noise, labels
     torch.save(outputs, args.out / "official_outputs.pt")
-    (args.out / "official.json").write_text(json.dumps({"config": cfg, "ddim_timestep_map": timesteps,
-                                                        "dit_commit": "facebookresearch/DiT@ed81ce2"}, indent=1))
+    (args.out / "official.json").write_text(
+        json.dumps(
+            {"config": cfg, "ddim_timestep_map": timesteps, "dit_commit": "facebookresearch/DiT@ed81ce2"}, indent=1
+        )
+    )
     print("wrote", sorted(p.name for p in args.out.iterdir()))
 
 

@@ -5,9 +5,12 @@ which would make most lazy/dense comparisons vacuous; ``make_dit`` fills every p
 sin-cos ``pos_embed`` with scaled Gaussian noise so that every module contributes and outputs depend on
 x, t and y.
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -20,7 +23,11 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import pytest
 import torch
 
+from lazydit import cli
+from lazydit.export.checkpoint import save_safetensors
 from lazydit.export.model import DiT, DiTConfig, config_from_name, randomize_weights
+
+from helpers import TINY_STEPS
 
 
 def randomize_(model: DiT, seed: int = 0) -> DiT:
@@ -114,13 +121,33 @@ def tiny_executorch_bundle(tmp_path_factory):
     dit = DiT(cfg).eval()
     randomize_weights(dit, 0.05)
     ckpt = work / "tiny.safetensors"
-    save_safetensors(dit, str(ckpt), dtype=torch.float32,
-                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
+    save_safetensors(
+        dit, str(ckpt), dtype=torch.float32, sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10}
+    )
     out = work / "bundle"
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt),
-                           "--schedule", "interval:2", "--steps", "10", "--targets", "executorch",
-                           "--out", str(out), "--force", "--no-verify"],
-                          capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--checkpoint",
+            str(ckpt),
+            "--schedule",
+            "interval:2",
+            "--steps",
+            "10",
+            "--targets",
+            "executorch",
+            "--out",
+            str(out),
+            "--force",
+            "--no-verify",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "golden" / "trace.json").is_file(), "export wrote no golden trace"
     return out
@@ -177,16 +204,24 @@ def native_runner() -> Path:
         return BINARY
     BUILD.mkdir(parents=True, exist_ok=True)
     STAMP.unlink(missing_ok=True)
-    configure = ["cmake", "-S", str(NATIVE), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
-                 f"-DLAZYDIT_PYTHON={sys.executable}"]
+    configure = [
+        "cmake",
+        "-S",
+        str(NATIVE),
+        "-B",
+        str(BUILD),
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DLAZYDIT_PYTHON={sys.executable}",
+    ]
     if shutil.which("ninja") and not (BUILD / "CMakeCache.txt").exists():
         configure += ["-G", "Ninja"]
     done = subprocess.run(configure, capture_output=True, text=True)
     if done.returncode != 0 and "nlohmann_json" in done.stdout + done.stderr:
         skip_unless_ci("nlohmann-json3-dev not installed (scripts/setup_env.sh installs it as root)")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    done = subprocess.run(["cmake", "--build", str(BUILD), "-j", str(os.cpu_count() or 2)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["cmake", "--build", str(BUILD), "-j", str(os.cpu_count() or 2)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
     STAMP.write_text(stamp)
     return BINARY
@@ -197,10 +232,24 @@ def embedded_executorch_bundle(tmp_path_factory) -> Path:
     """The embedded model's 20-step bundle with the committed calibrated schedule (what `make demo` ships),
     ExecuTorch only, with its golden trace: the trace the native, Android and Python tests share."""
     out = tmp_path_factory.mktemp("embedded") / "bundle"
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--schedule",
-                           "embedded", "--targets", "executorch", "--no-verify",
-                           "--out", str(out)], capture_output=True, text=True,
-                          env={**os.environ, "TQDM_DISABLE": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--schedule",
+            "embedded",
+            "--targets",
+            "executorch",
+            "--no-verify",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -209,7 +258,7 @@ def embedded_executorch_bundle(tmp_path_factory) -> Path:
 def tiny_latency_set(tmp_path_factory):
     """The benchmark bundle set of a tiny DiT (depth 2, hidden 32): LazyDiT 10 steps interval:2, DDIM 10, DDIM 5;
     ExecuTorch and ONNX; exported in process by ``build_bundle_set``."""
-    from lazydit.benchmarks.latency import build_bundle_set
+    from lazydit.benchmarks.latency_set import build_bundle_set
     from lazydit.export.schedule import interval_schedule
 
     cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
@@ -217,3 +266,104 @@ def tiny_latency_set(tmp_path_factory):
     dit = randomize_(DiT(cfg), 3).eval()
     sched = interval_schedule(10, cfg.depth, 2)
     return build_bundle_set(dit, sched, ("executorch", "onnx"), tmp_path_factory.mktemp("latency-set"), "tiny")
+
+
+# --- the tiny bundles of this pytest run, exported once through the real `lazydit export` ------------------------
+# Exporting costs most of a minute (ExecuTorch lowering), so one run builds at most three, on first use; a test
+# that damages a bundle works on a copy.
+
+BUNDLES = {
+    # name: (--schedule, --targets, more arguments)
+    "interval": ("interval:2", "executorch,onnx,coreml,torch", ()),
+    "dense": ("ddim", "executorch,onnx", ()),
+    "forecast": ("interval:2", "executorch,onnx,coreml", ("--reuse", "forecast")),
+}
+
+
+def tiny_checkpoint(folder: Path) -> Path:
+    """DiT-Tiny/4 on 16x16x1 images, 4 classes, random weights, sampled with CFG 1.5 and clipping."""
+    path = folder / "tiny.safetensors"
+    if not path.exists():
+        cfg = config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)
+        torch.manual_seed(0)
+        dit = DiT(cfg).eval()
+        randomize_weights(dit, 0.05)
+        save_safetensors(
+            dit, path, dtype=torch.float32, sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": TINY_STEPS}
+        )
+    return path
+
+
+def _export_tiny_bundle(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """This pytest run's bundle ``name`` (see BUNDLES), exported on first use with ``lazydit export``.
+
+    Idempotent across test modules: a bundle folder appears only when its export finished (the export
+    renames it into place), so an existing ``manifest.json`` means it is complete.
+    """
+    base = tmp_path_factory.getbasetemp() / "tiny-bundles"
+    base.mkdir(exist_ok=True)
+    out = base / name
+    if (out / "manifest.json").is_file():
+        return out
+    schedule, targets, more = BUNDLES[name]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two busy cores: one intra-op thread is much faster for a tiny model
+    stdout = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            rc = cli.main(
+                [
+                    "export",
+                    "--checkpoint",
+                    str(tiny_checkpoint(base)),
+                    "--schedule",
+                    schedule,
+                    "--steps",
+                    str(TINY_STEPS),
+                    "--targets",
+                    targets,
+                    "--out",
+                    str(out),
+                    *more,
+                ]
+            )
+    finally:
+        torch.set_num_threads(threads)
+    assert rc == 0, f"export of the {name} bundle failed"
+    (base / f"{name}.stdout").write_text(stdout.getvalue())
+    return out
+
+
+@pytest.fixture(scope="session")
+def interval_bundle(tmp_path_factory) -> Path:
+    """interval:2, 10 steps, every target (executorch, onnx, coreml, torch)."""
+    return _export_tiny_bundle(tmp_path_factory, "interval")
+
+
+@pytest.fixture(scope="session")
+def dense_bundle(tmp_path_factory) -> Path:
+    """Dense DDIM, 10 steps, executorch and onnx."""
+    return _export_tiny_bundle(tmp_path_factory, "dense")
+
+
+@pytest.fixture(scope="session")
+def forecast_bundle(tmp_path_factory) -> Path:
+    """interval:2 forecasting, 10 steps, executorch, onnx and coreml."""
+    return _export_tiny_bundle(tmp_path_factory, "forecast")
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    """The checkpoint of the tiny bundles."""
+    base = tmp_path_factory.getbasetemp() / "tiny-bundles"
+    base.mkdir(exist_ok=True)
+    return tiny_checkpoint(base)
+
+
+@pytest.fixture(scope="session")
+def contract_index(tiny_executorch_bundle, tmp_path_factory) -> Path:
+    """The bundle contract corpus (tests/contract/bundle_cases.json) built from the tiny ExecuTorch bundle:
+    the ``index.json`` that every scheduler port's test reads."""
+    from contract_cases import build_all
+
+    return build_all(tiny_executorch_bundle, tmp_path_factory.mktemp("contract"))

@@ -5,6 +5,7 @@ on this host in a sandbox folder standing for /data/local/tmp: the real native r
 the real report parsing. The stand-in answers the Android-only commands itself (getprop, df, dumpsys, pm,
 run-as) and plays the demo app's BenchmarkActivity with the host runner for ``--via app``.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,15 +26,38 @@ def device(tmp_path, monkeypatch):
     root = tmp_path / "device"
     root.mkdir()
     monkeypatch.setenv("LAZYDIT_FAKE_ADB_ROOT", str(root))
-    for var in ("LAZYDIT_FAKE_ADB_DEVICES", "LAZYDIT_FAKE_ADB_ABI", "LAZYDIT_FAKE_ADB_FREE_KB",
-                "LAZYDIT_FAKE_ADB_APP_RUNNER"):
+    for var in (
+        "LAZYDIT_FAKE_ADB_DEVICES",
+        "LAZYDIT_FAKE_ADB_ABI",
+        "LAZYDIT_FAKE_ADB_FREE_KB",
+        "LAZYDIT_FAKE_ADB_APP_RUNNER",
+    ):
         monkeypatch.delenv(var, raising=False)
     return root
 
 
 def _bench(tiny_latency_set, out: Path, *extra: str) -> int:
-    return main(["bench", "adb", "--adb", str(STAND_IN), "--bundles", *[str(b.path) for b in tiny_latency_set],
-                 "--repeat", "2", "--warmup", "0", "--cooldown", "0", "--threads", "1", "--out", str(out), *extra])
+    return main(
+        [
+            "bench",
+            "adb",
+            "--adb",
+            str(STAND_IN),
+            "--bundles",
+            *[str(b.path) for b in tiny_latency_set],
+            "--repeat",
+            "2",
+            "--warmup",
+            "0",
+            "--cooldown",
+            "0",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_full_flow_with_the_native_runner(tiny_latency_set, native_runner, device, tmp_path, capsys):
@@ -43,11 +67,17 @@ def test_full_flow_with_the_native_runner(tiny_latency_set, native_runner, devic
     assert report["format"] == "lazydit-latency-report/1"
     m = report["machine"]
     assert (m["model"], m["soc"], m["android"], m["abi"], m["governor"]) == (
-        "Stand-in Phone", "Host x86-64 stand-in", "15", "x86_64", "schedutil")
+        "Stand-in Phone",
+        "Host x86-64 stand-in",
+        "15",
+        "x86_64",
+        "schedutil",
+    )
     assert len(m["thermal_before_runs"]) == 6 and all(t["status"] == 0 for t in m["thermal_before_runs"])
     assert report["options"]["cpus"] == "0-1" and report["options"]["via"] == "runner"
     assert {(r["backend"], r["role"], r["total_ms"]["count"]) for r in report["results"]} == {
-        ("native", role, 2) for role in ("lazy", "ddim_n", "ddim_half")}
+        ("native", role, 2) for role in ("lazy", "ddim_n", "ddim_half")
+    }
     assert report["comparisons"][0]["ideal_speedup"] > 1
     # Pushed where a phone would have them, and every report pulled back.
     dev = device / "data/local/tmp/lazydit"
@@ -70,24 +100,51 @@ def test_via_app(tiny_latency_set, native_runner, device, tmp_path, monkeypatch)
 
 def test_host_mode(tiny_latency_set, native_runner, tmp_path):
     out = tmp_path / "host"
-    assert main(["bench", "adb", "--host", "--runner", str(native_runner), "--bundles",
-                 *[str(b.path) for b in tiny_latency_set], "--repeat", "1", "--warmup", "0", "--cooldown", "0",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "adb",
+                "--host",
+                "--runner",
+                str(native_runner),
+                "--bundles",
+                *[str(b.path) for b in tiny_latency_set],
+                "--repeat",
+                "1",
+                "--warmup",
+                "0",
+                "--cooldown",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "latency.json").read_text())
     assert report["machine"]["kind"] == "host" and len(report["results"]) == 3
 
 
-@pytest.mark.parametrize("env, extra, needle", [
-    ({}, ["--adb", "/nonexistent/adb"], "adb not found: install Android platform-tools"),
-    ({"LAZYDIT_FAKE_ADB_DEVICES": ""}, [], "no Android device connected"),
-    ({"LAZYDIT_FAKE_ADB_DEVICES": "a:device,b:device"}, [], "several devices connected (a, b): pick one with --serial"),
-    ({"LAZYDIT_FAKE_ADB_DEVICES": "a:device,b:device"}, ["--serial", "c"], "device c is not connected"),
-    ({"LAZYDIT_FAKE_ADB_DEVICES": "a:unauthorized"}, [], "device a is unauthorized"),
-    ({"LAZYDIT_FAKE_ADB_ABI": "arm64-v8a"}, [], "is built for x86_64 but the device is arm64-v8a"),
-    ({"LAZYDIT_FAKE_ADB_FREE_KB": "1"}, [], "device out of storage"),
-])
-def test_device_problems_are_one_line(tiny_latency_set, native_runner, device, tmp_path, monkeypatch, capsys,
-                                      env, extra, needle):
+@pytest.mark.parametrize(
+    "env, extra, needle",
+    [
+        ({}, ["--adb", "/nonexistent/adb"], "adb not found: install Android platform-tools"),
+        ({"LAZYDIT_FAKE_ADB_DEVICES": ""}, [], "no Android device connected"),
+        (
+            {"LAZYDIT_FAKE_ADB_DEVICES": "a:device,b:device"},
+            [],
+            "several devices connected (a, b): pick one with --serial",
+        ),
+        ({"LAZYDIT_FAKE_ADB_DEVICES": "a:device,b:device"}, ["--serial", "c"], "device c is not connected"),
+        ({"LAZYDIT_FAKE_ADB_DEVICES": "a:unauthorized"}, [], "device a is unauthorized"),
+        ({"LAZYDIT_FAKE_ADB_ABI": "arm64-v8a"}, [], "is built for x86_64 but the device is arm64-v8a"),
+        ({"LAZYDIT_FAKE_ADB_FREE_KB": "1"}, [], "device out of storage"),
+    ],
+)
+def test_device_problems_are_one_line(
+    tiny_latency_set, native_runner, device, tmp_path, monkeypatch, capsys, env, extra, needle
+):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     out = tmp_path / "bad"

@@ -1,5 +1,6 @@
 """``lazydit bench latency`` on a tiny bundle set: real exports, the real runtimes (ExecuTorch from Python, the
 native runner, onnxruntime), the report, its table and its plot. Speed itself is not asserted (benchmarks/)."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,9 @@ import json
 import pytest
 from PIL import Image
 
-from lazydit.benchmarks.latency import (
-    BenchBundle, build_bundle_set, bundles_from_paths, markdown, run_latency, write_report,
-)
+from lazydit.benchmarks.latency import run_latency
+from lazydit.benchmarks.latency_render import markdown, write_report
+from lazydit.benchmarks.latency_set import BenchBundle, build_bundle_set, bundles_from_paths
 from lazydit.cli import main
 from lazydit.errors import UserError
 
@@ -26,13 +27,13 @@ def test_bundle_set_roles_and_reuse(tiny_latency_set):
     before = {b.path: (b.path / "manifest.json").stat().st_mtime_ns for b in tiny_latency_set}
     cfg = lazy.manifest["model"]["config"]
     import torch
-    from tests.conftest import randomize_
+
     from lazydit.export.model import DiTConfig
+    from tests.conftest import randomize_
 
     torch.manual_seed(0)
     dit = randomize_(DiT(DiTConfig(**cfg)), 3).eval()
-    again = build_bundle_set(dit, load_schedule(lazy.path / "schedule.json"), ("executorch",),
-                             lazy.path.parent, "tiny")
+    again = build_bundle_set(dit, load_schedule(lazy.path / "schedule.json"), ("executorch",), lazy.path.parent, "tiny")
     assert [b.path for b in again] == [b.path for b in tiny_latency_set]
     assert {b.path: (b.path / "manifest.json").stat().st_mtime_ns for b in again} == before
     # The same skips forecasting are another bundle: it is not the holding one reused, nor does it replace it.
@@ -47,11 +48,13 @@ def test_bundle_set_roles_and_reuse(tiny_latency_set):
 
 
 def test_latency_report_all_backends(tiny_latency_set, native_runner, tmp_path):
-    report = run_latency(tiny_latency_set, ["executorch", "native", "onnxruntime"], repeat=2, warmup=1, threads=1,
-                         runner=native_runner)
+    report = run_latency(
+        tiny_latency_set, ["executorch", "native", "onnxruntime"], repeat=2, warmup=1, threads=1, runner=native_runner
+    )
     assert report["format"] == "lazydit-latency-report/1"
     assert {(r["backend"], r["role"]) for r in report["results"]} == {
-        (b, r) for b in ("executorch", "native", "onnxruntime") for r in ("lazy", "ddim_n", "ddim_half")}
+        (b, r) for b in ("executorch", "native", "onnxruntime") for r in ("lazy", "ddim_n", "ddim_half")
+    }
     info = {b["role"]: b for b in report["bundles"]}
     for r in report["results"]:
         assert r["total_ms"]["count"] == 2 and len(r["runs_ms"]) == 2
@@ -90,10 +93,13 @@ def test_bundles_from_paths_needs_three_bundles(tiny_latency_set, tmp_path):
     assert [b.role for b in got] == ["lazy", "ddim_n", "ddim_half"] and isinstance(got[0], BenchBundle)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--backends", "tensorrt"], "list of executorch, native, onnxruntime, got 'tensorrt'"),
-    (["--backends", "native", "--runner", "/nonexistent/lazydit_runner"], "native runner not found"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--backends", "tensorrt"], "list of executorch, native, onnxruntime, got 'tensorrt'"),
+        (["--backends", "native", "--runner", "/nonexistent/lazydit_runner"], "native runner not found"),
+    ],
+)
 def test_cli_rejects_bad_backends_in_one_line(args, needle, capsys, tmp_path):
     assert main(["bench", "latency", "--out", str(tmp_path / "o"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -103,15 +109,34 @@ def test_cli_rejects_bad_backends_in_one_line(args, needle, capsys, tmp_path):
 
 def test_cli_on_given_bundles(tiny_latency_set, tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["bench", "latency", "--bundles", *[str(b.path) for b in tiny_latency_set], "--backends",
-                 "executorch", "--repeat", "1", "--warmup", "0", "--threads", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "latency",
+                "--bundles",
+                *[str(b.path) for b in tiny_latency_set],
+                "--backends",
+                "executorch",
+                "--repeat",
+                "1",
+                "--warmup",
+                "0",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "latency.json").read_text())
     assert report["command"].startswith("lazydit bench latency --bundles")
     assert "LazyDiT vs DDIM-N" in capsys.readouterr().out
 
 
 def test_random_architecture_and_default_lazy_schedule():
-    from lazydit.benchmarks.latency import random_dit
+    from lazydit.benchmarks.latency_set import random_dit
     from lazydit.export.checkpoint import load_dit
     from lazydit.export.schedule import load_schedule
     from lazydit.export.schedule_source import default_lazy_source, resolve_schedule

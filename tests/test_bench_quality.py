@@ -1,5 +1,6 @@
 """``lazydit bench quality`` on a tiny 28x28 model: step graphs timed on the native runner, configurations
 evaluated (classifier FID, paired PSNR), latencies composed from the measured graphs, verdicts and plots."""
+
 from __future__ import annotations
 
 import json
@@ -14,27 +15,46 @@ from lazydit.errors import UserError
 
 def test_quality_against_latency(tiny_eval, tmp_path, native_runner):
     dit, clf = tiny_eval
-    res = run_quality(dit, [2, 4], ["interval:4:2", "interval:6:3", "interval:6:2@forecast"], n=16, paired_n=16, inception=False,
-                      out_dir=tmp_path / "q", bundle_dir=tmp_path / "bundles", backend="native",
-                      runner=native_runner, repeat=2, threads=1, reference_steps=8, classifier_path=clf, n_boot=2,
-                      batch_size=8)
+    res = run_quality(
+        dit,
+        [2, 4],
+        ["interval:4:2", "interval:6:3", "interval:6:2@forecast"],
+        n=16,
+        paired_n=16,
+        inception=False,
+        out_dir=tmp_path / "q",
+        bundle_dir=tmp_path / "bundles",
+        backend="native",
+        runner=native_runner,
+        repeat=2,
+        threads=1,
+        reference_steps=8,
+        classifier_path=clf,
+        n_boot=2,
+        batch_size=8,
+    )
     g = res["step_graphs"]
-    assert min(g[k] for k in ("dense_step_ms", "full_step_ms", "cached_step_ms", "full_delta_step_ms",
-                              "forecast_step_ms")) > 0
+    assert (
+        min(g[k] for k in ("dense_step_ms", "full_step_ms", "cached_step_ms", "full_delta_step_ms", "forecast_step_ms"))
+        > 0
+    )
     rows = {r["method"]: r for r in res["methods"]}
     loop = g["loop_ms_per_step"]
     assert rows["ddim:4"]["latency_ms"] == pytest.approx(4 * (g["dense_step_ms"] + loop))
     # interval:4:2 = full (its cache is read later), cached, full, cached.
-    assert rows["interval:4:2"]["latency_ms"] == pytest.approx(2 * g["full_step_ms"] + 2 * g["cached_step_ms"]
-                                                               + 4 * loop)
+    assert rows["interval:4:2"]["latency_ms"] == pytest.approx(
+        2 * g["full_step_ms"] + 2 * g["cached_step_ms"] + 4 * loop
+    )
     # Forecasting: full, hold (one output so far), full writing deltas, forecast, full writing deltas, forecast.
     assert rows["interval:6:2@forecast"]["latency_ms"] == pytest.approx(
-        g["full_step_ms"] + g["cached_step_ms"] + 2 * g["full_delta_step_ms"] + 2 * g["forecast_step_ms"] + 6 * loop)
+        g["full_step_ms"] + g["cached_step_ms"] + 2 * g["full_delta_step_ms"] + 2 * g["forecast_step_ms"] + 6 * loop
+    )
     assert rows["interval:6:2@forecast"]["reuse"] == "forecast" and rows["interval:4:2"]["reuse"] == "hold"
     assert rows["interval:6:3"]["laziness"] == pytest.approx(4 / 6)
     assert {r["family"] for r in res["methods"]} == {"DDIM", "LazyDiT"}
-    assert [v["label"] for v in res["verdicts"]] == [rows[k]["label"] for k in ("interval:4:2", "interval:6:3",
-                                                                                 "interval:6:2@forecast")]
+    assert [v["label"] for v in res["verdicts"]] == [
+        rows[k]["label"] for k in ("interval:4:2", "interval:6:3", "interval:6:2@forecast")
+    ]
     assert all(v["axis"] == "latency_ms" for v in res["verdicts"])
     paths = write(res, tmp_path / "q")
     assert json.loads(paths["json"].read_text())["latency_report"]["format"] == "lazydit-latency-report/1"

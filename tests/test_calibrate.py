@@ -3,6 +3,7 @@
 The schedule builders are checked property-style over random priorities (numpy seeds); ``calibrate`` runs end
 to end on a tiny random DiT, where every number it reports can be recomputed.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,5 +1,6 @@
 """Checkpoints: safetensors round trips, official .pt layouts, config inference, refusing unsafe pickles,
 fingerprints, and gates files that must match their model."""
+
 from __future__ import annotations
 
 import argparse
@@ -108,14 +109,21 @@ def test_pt_plain_state_dict_and_official_training_checkpoint(pixel_dit, make_di
     other = make_dit(pixel_config, seed=5)
     opt = torch.optim.AdamW(other.parameters(), lr=1e-4)
     full = tmp_path / "0400000.pt"
-    torch.save({"model": other.state_dict(), "ema": pixel_dit.state_dict(), "opt": opt.state_dict(),
-                "args": argparse.Namespace(model="DiT-Tiny/4", image_size=16)}, full)
+    torch.save(
+        {
+            "model": other.state_dict(),
+            "ema": pixel_dit.state_dict(),
+            "opt": opt.state_dict(),
+            "args": argparse.Namespace(model="DiT-Tiny/4", image_size=16),
+        },
+        full,
+    )
     ema = load_dit(full, config=pixel_config)
     assert fingerprint(ema) == fingerprint(pixel_dit)
     raw = load_dit(full, config=pixel_config, weights="model")
     assert fingerprint(raw) == fingerprint(other)
     sd, meta = read_checkpoint(full)
-    cfg, sampling = meta.config, meta.sampling
+    cfg = meta.config
     assert cfg is None and set(sd) == set(pixel_dit.state_dict())
 
 
@@ -167,8 +175,9 @@ def test_missing_and_unreadable_files(tmp_path, pixel_dit):
         load_dit(not_sd)
 
 
-@pytest.mark.parametrize("content", [b"", b"this is not a checkpoint at all", b"hello world"],
-                         ids=["empty", "text", "hello"])
+@pytest.mark.parametrize(
+    "content", [b"", b"this is not a checkpoint at all", b"hello world"], ids=["empty", "text", "hello"]
+)
 def test_corrupt_pt_is_a_user_error(content, tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(content)
@@ -194,9 +203,16 @@ def test_wrong_config_is_a_user_error(pixel_dit, tmp_path):
 
 def _meta_for(model, num_steps=10, fp=None):
     cfg = model.config
-    return GatesMeta(num_steps=num_steps, timesteps=tuple(ddim_timesteps(num_steps)), depth=cfg.depth,
-                     hidden_size=cfg.hidden_size, num_patches=cfg.num_patches,
-                     model_fingerprint=fingerprint(model) if fp is None else fp, cfg_scale=2.5, max_cache_age=2)
+    return GatesMeta(
+        num_steps=num_steps,
+        timesteps=tuple(ddim_timesteps(num_steps)),
+        depth=cfg.depth,
+        hidden_size=cfg.hidden_size,
+        num_patches=cfg.num_patches,
+        model_fingerprint=fingerprint(model) if fp is None else fp,
+        cfg_scale=2.5,
+        max_cache_age=2,
+    )
 
 
 def test_gates_save_load_round_trip(pixel_dit, tmp_path):

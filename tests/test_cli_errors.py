@@ -3,6 +3,7 @@
 A few cases run the real command in a subprocess (as a user would); the rest call ``lazydit.cli.main``
 in-process, which takes the same code path and is much cheaper than importing torch again.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ from lazydit.export.checkpoint import save_safetensors
 
 def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, TQDM_DISABLE="1")
-    return subprocess.run([sys.executable, "-m", "lazydit.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "lazydit.cli", *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
+    )
 
 
 def _one_error_line(stderr: str) -> str:
@@ -38,8 +40,10 @@ def tiny_ckpt(pixel_dit, tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from lazydit.cli import build_parser; build_parser(); "
-            "assert 'torch' not in sys.modules, 'torch imported by the CLI module'")
+    code = (
+        "import sys; from lazydit.cli import build_parser; build_parser(); "
+        "assert 'torch' not in sys.modules, 'torch imported by the CLI module'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -79,20 +83,39 @@ def test_subprocess_malicious_checkpoint_is_refused(pixel_dit, tmp_path):
 
 
 def test_model_name_that_does_not_fit_the_checkpoint(tiny_ckpt, tmp_path, capsys):
-    rc = cli.main(["train-gates", "--checkpoint", str(tiny_ckpt), "--model", "DiT-S/2",
-                   "--out", str(tmp_path / "g.safetensors")])
+    rc = cli.main(
+        ["train-gates", "--checkpoint", str(tiny_ckpt), "--model", "DiT-S/2", "--out", str(tmp_path / "g.safetensors")]
+    )
     assert rc == 2
     assert "does not match the DiT config" in _one_error_line(capsys.readouterr().err)
 
-    rc = cli.main(["train-gates", "--checkpoint", str(tiny_ckpt), "--model", "DiT-Tiny/2",
-                   "--out", str(tmp_path / "g.safetensors")])
+    rc = cli.main(
+        [
+            "train-gates",
+            "--checkpoint",
+            str(tiny_ckpt),
+            "--model",
+            "DiT-Tiny/2",
+            "--out",
+            str(tmp_path / "g.safetensors"),
+        ]
+    )
     assert rc == 2
     assert "has shape" in _one_error_line(capsys.readouterr().err)
 
 
 def test_unknown_model_name(tiny_ckpt, tmp_path, capsys):
-    rc = cli.main(["train-gates", "--checkpoint", str(tiny_ckpt), "--model", "DiT-Huge/2",
-                   "--out", str(tmp_path / "g.safetensors")])
+    rc = cli.main(
+        [
+            "train-gates",
+            "--checkpoint",
+            str(tiny_ckpt),
+            "--model",
+            "DiT-Huge/2",
+            "--out",
+            str(tmp_path / "g.safetensors"),
+        ]
+    )
     assert rc == 2
     line = _one_error_line(capsys.readouterr().err)
     assert line.startswith("lazydit: error: unknown model 'DiT-Huge/2'") and "DiT-XL/2" in line
@@ -117,7 +140,22 @@ def test_existing_gates_file_needs_force(tiny_ckpt, tmp_path, capsys):
 
 @pytest.mark.parametrize("steps", ["999", "1"])
 def test_impossible_step_count_is_a_user_error(steps, tiny_ckpt, tmp_path, capsys):
-    rc = cli.main(["train-gates", "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "g.safetensors"),
-                   "--steps", steps, "--iterations", "1", "--batch-size", "2", "--pool-size", "2"])
+    rc = cli.main(
+        [
+            "train-gates",
+            "--checkpoint",
+            str(tiny_ckpt),
+            "--out",
+            str(tmp_path / "g.safetensors"),
+            "--steps",
+            steps,
+            "--iterations",
+            "1",
+            "--batch-size",
+            "2",
+            "--pool-size",
+            "2",
+        ]
+    )
     assert rc == 2
     _one_error_line(capsys.readouterr().err)

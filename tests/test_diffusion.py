@@ -1,4 +1,5 @@
 """Diffusion math: ADM's linear schedule, ddimN respacing, eta-0 DDIM updates and guidance."""
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,12 @@ def test_ddim_step_coefficients(n):
         assert s.sqrt_recipm1_alpha_bar == pytest.approx(math.sqrt(1 / a - 1), rel=1e-12)
         assert s.sqrt_alpha_bar_prev == pytest.approx(math.sqrt(a_prev), rel=1e-12)
         assert s.sqrt_one_minus_alpha_bar_prev == pytest.approx(math.sqrt(1 - a_prev), rel=1e-12, abs=0)
-        assert s.coefficients() == [s.sqrt_recip_alpha_bar, s.sqrt_recipm1_alpha_bar,
-                                    s.sqrt_alpha_bar_prev, s.sqrt_one_minus_alpha_bar_prev]
+        assert s.coefficients() == [
+            s.sqrt_recip_alpha_bar,
+            s.sqrt_recipm1_alpha_bar,
+            s.sqrt_alpha_bar_prev,
+            s.sqrt_one_minus_alpha_bar_prev,
+        ]
     last = steps[-1]
     assert last.timestep == 0
     assert last.sqrt_alpha_bar_prev == 1.0

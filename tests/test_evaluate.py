@@ -1,5 +1,6 @@
 """`lazydit eval` mechanics on a tiny 28x28 model: balanced fixed-seed samples, paired fidelity against the
 many-step reference, MACs of what actually ran, FID floors, and the sample cache."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,17 @@ from lazydit.benchmarks import evaluate as ev
 
 def test_evaluate_reports_every_metric(tiny_eval, tmp_path):
     dit, clf = tiny_eval
-    res = ev.evaluate(dit, ["ddim:4", "interval:4:2", "ddim:2"], n=20, reference_steps=4, classifier_path=clf,
-                      inception=False, n_boot=2, out_dir=tmp_path / "out", batch_size=8)
+    res = ev.evaluate(
+        dit,
+        ["ddim:4", "interval:4:2", "ddim:2"],
+        n=20,
+        reference_steps=4,
+        classifier_path=clf,
+        inception=False,
+        n_boot=2,
+        out_dir=tmp_path / "out",
+        batch_size=8,
+    )
     rows = {r["method"]: r for r in res["methods"]}
     # The reference itself: identical images, PSNR at its cap and SSIM 1.
     assert rows["ddim:4"]["psnr"] == pytest.approx(100.0)
@@ -60,8 +70,11 @@ def test_reuse_comes_from_the_gates_or_schedule_unless_a_spec_says_otherwise(tin
     assert ev.parse_method("interval:4:2", dit).reuse == "hold"
     assert ev.parse_method("interval:4:2@forecast", dit).reuse == "forecast"
     path = tmp_path / "g.safetensors"
-    save_gates(path, LazyGates(4, c.depth, c.hidden_size),
-               GatesMeta(4, (750, 500, 250, 0), c.depth, c.hidden_size, c.num_patches, reuse="forecast"))
+    save_gates(
+        path,
+        LazyGates(4, c.depth, c.hidden_size),
+        GatesMeta(4, (750, 500, 250, 0), c.depth, c.hidden_size, c.num_patches, reuse="forecast"),
+    )
     assert ev.parse_method(f"lazy:4:{path}", dit).reuse == "forecast"
     assert ev.parse_method(f"lazy:4:{path}@hold", dit).reuse == "hold"
     with pytest.raises(UserError, match="@forecast means nothing"):
@@ -78,8 +91,7 @@ def test_a_larger_run_extends_the_cached_prefix(tiny_eval):
     m = ev.parse_method("ddim:2", dit)
     small, _, _ = ev.generate(dit, m, 5, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4)
     grown, macs, _ = ev.generate(dit, m, 9, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4)
-    fresh, fresh_macs, _ = ev.generate(dit, m, 9, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4,
-                                       cache=False)
+    fresh, fresh_macs, _ = ev.generate(dit, m, 9, seed=1, cfg_scale=1.5, clip_denoised=True, batch_size=4, cache=False)
     np.testing.assert_array_equal(grown[:5], small)
     # Sample i depends only on i (its own noise seed); batching changes only float rounding.
     np.testing.assert_allclose(grown, fresh, atol=2e-3)
@@ -96,8 +108,17 @@ def test_inception_fid_against_a_fixed_subset_of_the_test_split(tiny_eval, tmp_p
     except UserError as e:
         missing_tool(str(e))
     dit, clf = tiny_eval
-    res = ev.evaluate(dit, ["ddim:2"], n=10, reference_steps=2, classifier_path=clf, inception=True,
-                      inception_real_n=24, n_boot=2, batch_size=10)
+    res = ev.evaluate(
+        dit,
+        ["ddim:2"],
+        n=10,
+        reference_steps=2,
+        classifier_path=clf,
+        inception=True,
+        inception_real_n=24,
+        n_boot=2,
+        batch_size=10,
+    )
     assert res["inception_real_n"] == 24
     row = res["methods"][0]
     assert row["fid_inception"] > 0 and row["fid_inception_std"] >= 0

@@ -1,5 +1,6 @@
 """Export options beyond the fp32 default: fp16 graphs and int8 ExecuTorch weights, verified by the exporter
 and run by the scheduler."""
+
 import json
 import subprocess
 import sys
@@ -18,14 +19,35 @@ def tiny_ckpt(tmp_path_factory):
     torch.manual_seed(0)
     dit = DiT(config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False)).eval()
     randomize_weights(dit, 0.05)
-    save_safetensors(dit, work / "tiny.safetensors", dtype=torch.float32,
-                     sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10})
+    save_safetensors(
+        dit,
+        work / "tiny.safetensors",
+        dtype=torch.float32,
+        sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10},
+    )
     return work / "tiny.safetensors"
 
 
 def _export(ckpt, out, *extra):
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt), "--schedule",
-                           "interval:2", "--steps", "10", "--out", str(out), *extra], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--checkpoint",
+            str(ckpt),
+            "--schedule",
+            "interval:2",
+            "--steps",
+            "10",
+            "--out",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out / "verification.json"
     return json.loads((out / "manifest.json").read_text()), json.loads(report.read_text()) if report.is_file() else None
@@ -59,8 +81,10 @@ def test_coreml_palettization_shrinks_the_package(tiny_ckpt, tmp_path):
     m16, _ = _export(tiny_ckpt, tmp_path / "fp16", "--targets", "coreml")
     m4, _ = _export(tiny_ckpt, tmp_path / "pal4", "--targets", "coreml", "--palettize", "4")
     assert m4["targets"]["coreml"]["palettize_bits"] == 4
-    weights16 = (tmp_path / "fp16" / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin")
-    weights4 = (tmp_path / "pal4" / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin")
+    weights16 = (
+        tmp_path / "fp16" / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    )
+    weights4 = tmp_path / "pal4" / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
     # 4-bit indices plus small lookup tables against fp16 values.
     assert weights4.stat().st_size < 0.6 * weights16.stat().st_size
     assert set(m4["targets"]["coreml"]["functions"]) == {"v0", "v1"}

@@ -1,5 +1,6 @@
 """A latent DiT exports with its VAE decoder as one more graph (`decode`) in every target, and the runtime
 returns decoded images; a pixel model refuses --vae."""
+
 import json
 import subprocess
 import sys
@@ -18,18 +19,44 @@ def latent_bundle(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("latent")
     torch.manual_seed(0)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        layers_per_block=1, norm_num_groups=4, sample_size=16)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=16,
+    )
     vae.save_pretrained(work / "vae")
     dit = DiT(config_from_name("DiT-Tiny/2", input_size=8, in_channels=4, num_classes=4, learn_sigma=True)).eval()
     randomize_weights(dit, 0.05)
     save_safetensors(dit, work / "dit.safetensors", dtype=torch.float32)
     out = work / "bundle"
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(work / "dit.safetensors"),
-                           "--vae", str(work / "vae"), "--schedule", "interval:2", "--steps", "10",
-                           "--targets", "executorch,onnx,torch", "--out", str(out)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--checkpoint",
+            str(work / "dit.safetensors"),
+            "--vae",
+            str(work / "vae"),
+            "--schedule",
+            "interval:2",
+            "--steps",
+            "10",
+            "--targets",
+            "executorch,onnx,torch",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return out, work
 
@@ -67,10 +94,28 @@ def test_vae_on_a_pixel_model_is_a_one_line_error(latent_bundle, tmp_path):
     _, work = latent_bundle
     pixel = DiT(config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False))
     save_safetensors(pixel, tmp_path / "pixel.safetensors")
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint",
-                           str(tmp_path / "pixel.safetensors"), "--vae", str(work / "vae"), "--schedule", "ddim",
-                           "--steps", "10", "--targets", "torch", "--out", str(tmp_path / "b")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--checkpoint",
+            str(tmp_path / "pixel.safetensors"),
+            "--vae",
+            str(work / "vae"),
+            "--schedule",
+            "ddim",
+            "--steps",
+            "10",
+            "--targets",
+            "torch",
+            "--out",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2
     lines = [ln for ln in done.stderr.splitlines() if ln.startswith("lazydit:")]
     assert len(lines) == 1 and "latent models" in lines[0] and "Traceback" not in done.stderr

@@ -4,6 +4,7 @@ the commands or the benchmarks, and ``export/`` nothing from the commands or the
 Checked twice: statically, by every import statement of every module (so a lazily imported module inside a
 function counts too), and by what a fresh interpreter has loaded after importing every runtime module.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,13 +17,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # The folder of each half and the dotted name it installs under (setup.cfg's package_dir).
-HALVES = {"runtime": "lazydit.runtime", "export": "lazydit.export", "benchmarks": "lazydit.benchmarks",
-          "lazydit": "lazydit"}
+HALVES = {
+    "runtime": "lazydit.runtime",
+    "export": "lazydit.export",
+    "benchmarks": "lazydit.benchmarks",
+    "lazydit": "lazydit",
+}
 FORBIDDEN = {
     # torch itself is no crossing: the ExecuTorch backend's Python bindings exchange torch tensors (imported
     # when that backend is created; the import-time check below keeps every runtime module importable without).
-    "runtime": ("lazydit.export", "lazydit.benchmarks", "lazydit.commands", "lazydit.cli", "lazydit.demo",
-                "executorch.exir"),
+    "runtime": (
+        "lazydit.export",
+        "lazydit.benchmarks",
+        "lazydit.commands",
+        "lazydit.cli",
+        "lazydit.demo",
+        "executorch.exir",
+    ),
     "export": ("lazydit.benchmarks", "lazydit.commands", "lazydit.cli", "lazydit.demo"),
 }
 
@@ -71,12 +82,13 @@ def test_the_relative_import_resolver_sees_a_crossing():
 
 
 def test_importing_the_runtime_loads_neither_torch_nor_the_export_half():
-    modules = sorted(_module_name(p, "runtime") for p in (ROOT / "runtime").rglob("*.py")
-                     if "native" not in p.parts)
-    code = ("import importlib, json, sys\n"
-            f"for m in {modules!r}:\n    importlib.import_module(m)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
-            "or m.startswith('lazydit.export') or m.startswith('lazydit.benchmarks'))))")
+    modules = sorted(_module_name(p, "runtime") for p in (ROOT / "runtime").rglob("*.py") if "native" not in p.parts)
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}:\n    importlib.import_module(m)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
+        "or m.startswith('lazydit.export') or m.startswith('lazydit.benchmarks'))))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == []

@@ -1,4 +1,5 @@
 """The lazy forward: gate scores, what a skip computes, cache ages, and the three modes."""
+
 from __future__ import annotations
 
 import math
@@ -142,8 +143,9 @@ def test_dynamic_forecast_tracks_each_samples_own_computations(pixel_dit):
     # Sample 1 alone, with the same steps as a static schedule, gives the same image (per-sample state).
     mask = torch.zeros(4, D, 2, dtype=torch.bool)
     mask[1] = mask[3] = True
-    alone = ddim_sample(LazyDiT(dit, reuse="forecast"), labels[1:], noise[1:], 4, cfg_scale=1.0, mode="static",
-                        skip_masks=mask)
+    alone = ddim_sample(
+        LazyDiT(dit, reuse="forecast"), labels[1:], noise[1:], 4, cfg_scale=1.0, mode="static", skip_masks=mask
+    )
     torch.testing.assert_close(res.images[1:], alone.images, rtol=0, atol=1e-5)
     held = ddim_sample(LazyDiT(dit), labels[1:], noise[1:], 4, cfg_scale=1.0, mode="static", skip_masks=mask)
     assert (alone.images - held.images).abs().max() > 1e-4
@@ -313,8 +315,9 @@ def test_ddim_sample_static_skips_change_the_result(latent_dit):
     noise = initial_noise(2, dit.config, seed=0)
     masks = torch.zeros(n, dit.config.depth, 2, dtype=torch.bool)
     masks[1::2] = True  # every odd step skips everything
-    res = ddim_sample(lazy, labels, noise, n, 1.5, mode="static", skip_masks=masks, clip_denoised=False,
-                      keep_trajectory=True)
+    res = ddim_sample(
+        lazy, labels, noise, n, 1.5, mode="static", skip_masks=masks, clip_denoised=False, keep_trajectory=True
+    )
     dense = ddim_sample(lazy, labels, noise, n, 1.5, mode="dense", clip_denoised=False)
     assert len(res.trajectory) == n + 1 and torch.equal(res.trajectory[0], noise)
     assert not torch.allclose(res.images, dense.images)

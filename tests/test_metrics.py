@@ -1,4 +1,5 @@
 """Metrics against closed forms and independent references; the Inception tests run the real network."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from lazydit.benchmarks import metrics
-from lazydit.benchmarks.metrics import (FeatureStats, InceptionFeatures, bootstrap_fid, class_accuracy,
-                                        frechet_distance, psnr, ssim)
+from lazydit.benchmarks.metrics import (
+    FeatureStats,
+    InceptionFeatures,
+    bootstrap_fid,
+    class_accuracy,
+    frechet_distance,
+    psnr,
+    ssim,
+)
 from lazydit.errors import UserError
 
 
@@ -75,7 +83,7 @@ def test_fid_grows_with_the_shift_between_sets():
     fids = [bootstrap_fid(gen + shift, ref, n_boot=3)[0] for shift in (0.0, 0.5, 1.0, 2.0)]
     assert all(lo < hi for lo, hi in zip(fids, fids[1:]))
     # A shift of s along every one of 8 dimensions adds roughly 8 s^2 to the mean term.
-    assert fids[-1] - fids[0] == pytest.approx(8 * 2.0 ** 2, rel=0.15)
+    assert fids[-1] - fids[0] == pytest.approx(8 * 2.0**2, rel=0.15)
 
 
 def test_bootstrap_fid_has_a_finite_positive_spread_and_is_reproducible():
@@ -132,14 +140,14 @@ def test_ssim_of_flat_images_is_the_luminance_term():
     m1, m2 = 0.2, -0.3
     a, b = np.full((1, 1, 28, 28), m1), np.full((1, 1, 28, 28), m2)
     c1 = (0.01 * 2.0) ** 2
-    assert ssim(a, b)[0] == pytest.approx((2 * m1 * m2 + c1) / (m1 ** 2 + m2 ** 2 + c1), rel=1e-9)
+    assert ssim(a, b)[0] == pytest.approx((2 * m1 * m2 + c1) / (m1**2 + m2**2 + c1), rel=1e-9)
 
 
 def test_ssim_averages_channels():
     rng = np.random.default_rng(11)
     a = rng.uniform(-1, 1, (2, 3, 28, 28))
     b = a + rng.normal(0, 0.3, a.shape)
-    per_channel = np.stack([ssim(a[:, c:c + 1], b[:, c:c + 1]) for c in range(3)], axis=1)
+    per_channel = np.stack([ssim(a[:, c : c + 1], b[:, c : c + 1]) for c in range(3)], axis=1)
     np.testing.assert_allclose(ssim(a, b), per_channel.mean(axis=1), rtol=1e-12)
 
 

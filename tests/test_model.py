@@ -1,4 +1,5 @@
 """The DiT module: official parameter names and shapes, configs, embeddings, patching and guidance."""
+
 from __future__ import annotations
 
 import re
@@ -46,18 +47,20 @@ def test_xl2_state_dict_keys_and_shapes(xl2):
         "final_layer.adaLN_modulation.1.bias": (2 * h,),
     }
     for i in range(d):
-        expected.update({
-            f"blocks.{i}.attn.qkv.weight": (3 * h, h),
-            f"blocks.{i}.attn.qkv.bias": (3 * h,),
-            f"blocks.{i}.attn.proj.weight": (h, h),
-            f"blocks.{i}.attn.proj.bias": (h,),
-            f"blocks.{i}.mlp.fc1.weight": (4 * h, h),
-            f"blocks.{i}.mlp.fc1.bias": (4 * h,),
-            f"blocks.{i}.mlp.fc2.weight": (h, 4 * h),
-            f"blocks.{i}.mlp.fc2.bias": (h,),
-            f"blocks.{i}.adaLN_modulation.1.weight": (6 * h, h),
-            f"blocks.{i}.adaLN_modulation.1.bias": (6 * h,),
-        })
+        expected.update(
+            {
+                f"blocks.{i}.attn.qkv.weight": (3 * h, h),
+                f"blocks.{i}.attn.qkv.bias": (3 * h,),
+                f"blocks.{i}.attn.proj.weight": (h, h),
+                f"blocks.{i}.attn.proj.bias": (h,),
+                f"blocks.{i}.mlp.fc1.weight": (4 * h, h),
+                f"blocks.{i}.mlp.fc1.bias": (4 * h,),
+                f"blocks.{i}.mlp.fc2.weight": (h, 4 * h),
+                f"blocks.{i}.mlp.fc2.bias": (h,),
+                f"blocks.{i}.adaLN_modulation.1.weight": (6 * h, h),
+                f"blocks.{i}.adaLN_modulation.1.bias": (6 * h,),
+            }
+        )
     # Exactly the official key set: nothing missing, nothing extra (e.g. no norm weights, no buffers).
     assert set(shapes) == set(expected)
     assert shapes == expected
@@ -100,6 +103,7 @@ def test_config_overrides_and_dict_round_trip():
 
 def _mae_sincos(embed_dim: int, grid_size: int) -> np.ndarray:
     """Independent re-statement of MAE/DiT's get_2d_sincos_pos_embed."""
+
     def one_d(dim, pos):
         omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
         out = np.outer(pos.reshape(-1), omega)
@@ -117,8 +121,9 @@ def test_pos_embed_is_fixed_sincos(pixel_config):
     expected = torch.from_numpy(_mae_sincos(pixel_config.hidden_size, grid)).float().unsqueeze(0)
     assert not model.pos_embed.requires_grad
     torch.testing.assert_close(model.pos_embed.data, expected, rtol=0, atol=1e-6)
-    torch.testing.assert_close(torch.from_numpy(get_2d_sincos_pos_embed(32, grid)).float(), expected[0],
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        torch.from_numpy(get_2d_sincos_pos_embed(32, grid)).float(), expected[0], rtol=0, atol=1e-6
+    )
     # Token 0 sits at (0, 0): sin halves are 0, cos halves are 1.
     q = pixel_config.hidden_size // 4
     first = model.pos_embed[0, 0]

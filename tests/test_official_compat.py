@@ -1,5 +1,6 @@
 """Checks against fixtures written by the official facebookresearch/DiT code (scripts/make_official_golden.py):
 its checkpoints load here and give its outputs, and our DDIM reproduces its respacing and sampler."""
+
 import json
 from pathlib import Path
 

@@ -1,9 +1,10 @@
 """The Python runtime on a real exported bundle: validation before anything runs, the step scheduler, backend
 agreement and the golden trace.
 
-The bundles come from ``test_export_bundle.tiny_bundle`` (built once per pytest run); tests that damage a
+The bundles come from conftest.py's ``interval_bundle`` (built once per pytest run); tests that damage a
 bundle work on a copy.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,13 +21,7 @@ from lazydit.runtime.bundle import load_bundle
 from lazydit.runtime.golden import checksums, compare_to_golden
 from lazydit.runtime.scheduler import Scheduler, initial_noise
 
-# The bundles are exported once per pytest run by the export tests (tests/ is on sys.path under pytest).
-from test_export_bundle import STEPS, tiny_bundle  # noqa: E402  isort: skip
-
-
-@pytest.fixture(scope="module")
-def interval_bundle(tmp_path_factory) -> Path:
-    return tiny_bundle(tmp_path_factory, "interval")
+from helpers import TINY_STEPS
 
 
 @pytest.fixture(scope="module")
@@ -166,9 +161,9 @@ def test_slot_buffers_are_allocated_once_and_written_in_place(bundle, backends):
         assert a.shape == tuple(m["tensors"]["cache"]["shape"]) and a.dtype == np.float32 and not a.any()
 
     for run in range(2):
-        seen = []
-        result = sched.run([1], seed=run, on_step=lambda i, v, ms: seen.append((i, v)))
-        assert len(result.step_ms) == STEPS and all(ms >= 0 for ms in result.step_ms)
+        seen: list[tuple[int, str]] = []
+        result = sched.run([1], seed=run, on_step=lambda i, v, ms, seen=seen: seen.append((i, v)))
+        assert len(result.step_ms) == TINY_STEPS and all(ms >= 0 for ms in result.step_ms)
         assert result.variants == [s["variant"] for s in m["steps"]]
         assert seen == list(enumerate(result.variants))
         assert sorted(len(v) for v in result.per_variant_ms.values()) == [5, 5]
@@ -177,9 +172,9 @@ def test_slot_buffers_are_allocated_once_and_written_in_place(bundle, backends):
             assert arr.any(), f"{s} was never written"
 
     # Each read hands the graph the slot buffer itself, holding what the latest writing step returned.
-    calls = spy.calls[-STEPS:]
+    calls = spy.calls[-TINY_STEPS:]
     latest: dict[str, np.ndarray] = {}
-    for step, (variant, inputs, outs) in zip(m["steps"], calls):
+    for variant, inputs, outs in calls:
         v = bundle.variants[variant]
         for slot, given in zip(v["reads"], inputs[4:]):
             assert np.shares_memory(given, sched.slots[slot])
@@ -262,7 +257,8 @@ def test_golden_files_describe_the_run(interval_bundle, bundle):
     assert checksums(final)["sum"] == pytest.approx(float(final.astype(np.float64).sum()))
     m = bundle.manifest
     assert [(s["index"], s["variant"], s["reads"], s["writes"], s["timestep"]) for s in trace["steps"]] == [
-        (s["index"], s["variant"], s["reads"], s["writes"], s["timestep"]) for s in m["steps"]]
+        (s["index"], s["variant"], s["reads"], s["writes"], s["timestep"]) for s in m["steps"]
+    ]
 
 
 @pytest.mark.parametrize("backend", ["executorch", "onnxruntime"])
@@ -286,4 +282,6 @@ def test_the_golden_trace_catches_a_wrong_run(interval_bundle, bundle, backends)
     swapped = list(variants)
     swapped[2] = "v1"
     assert compare_to_golden(trace, swapped, latents) == ["step 2: variant v1, trace says v0"]
-    assert compare_to_golden(trace, variants[:-1], latents[:-1]) == [f"{STEPS - 1} steps run, trace has {STEPS}"]
+    assert compare_to_golden(trace, variants[:-1], latents[:-1]) == [
+        f"{TINY_STEPS - 1} steps run, trace has {TINY_STEPS}"
+    ]

@@ -5,6 +5,7 @@ the bundle's golden trace.
 The check runs in a fresh interpreter whose first act is to put an import blocker on ``sys.meta_path``; the
 blocker records every attempt, so a runtime module that tries torch and quietly falls back is caught too.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,6 @@ import numpy as np
 from lazydit.runtime.backends import create_backend
 from lazydit.runtime.bundle import load_bundle
 from lazydit.runtime.scheduler import Scheduler
-
-# The bundles are exported once per pytest run by the export tests (tests/ is on sys.path under pytest).
-from test_export_bundle import tiny_bundle  # noqa: E402  isort: skip
 
 BLOCKED = ("torch", "executorch", "torchvision", "torchaudio", "torchao")
 
@@ -77,12 +75,17 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_runtime_runs_without_torch(tmp_path_factory, tmp_path):
-    root = tiny_bundle(tmp_path_factory, "interval")
+def test_runtime_runs_without_torch(interval_bundle, tmp_path):
+    root = interval_bundle
     png = tmp_path / "grid.png"
     env = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(blocked=BLOCKED), str(root), str(png)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(blocked=BLOCKED), str(root), str(png)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     report = json.loads(lines[-1])

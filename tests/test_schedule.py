@@ -2,6 +2,7 @@
 
 Every way a schedule file can be wrong must end in one ``UserError`` line that names the file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -111,7 +112,13 @@ def test_schedule_sources_in_the_one_grammar(pixel_dit):
     assert resolve_schedule("interval:10:2@forecast", pixel_dit)[0].reuse == "forecast"
     assert resolve_schedule("interval:10:2", pixel_dit, reuse="forecast")[0].reuse == "forecast"
     src = parse_schedule_source("lazy:20:g.safetensors@hold")
-    assert (src.kind, src.steps, str(src.path), src.reuse, src.is_dynamic) == ("lazy", 20, "g.safetensors", "hold", True)
+    assert (src.kind, src.steps, str(src.path), src.reuse, src.is_dynamic) == (
+        "lazy",
+        20,
+        "g.safetensors",
+        "hold",
+        True,
+    )
     for bad in ("fora", "interval:x", "ddim:ten", "interval", "ddim:0", "interval:10:-1"):
         with pytest.raises(UserError) as e:
             resolve_schedule(bad, pixel_dit)
@@ -197,7 +204,14 @@ def test_save_load_round_trip(tmp_path, pixel_config):
     assert not list(tmp_path.glob("sub/*.tmp")), "the temporary file of the atomic write was left behind"
     back = load_schedule(path)
     assert (back.num_steps, back.depth, back.skip, back.source, back.max_cache_age, back.cfg_scale, back.details) == (
-        s.num_steps, s.depth, s.skip, s.source, s.max_cache_age, s.cfg_scale, s.details)
+        s.num_steps,
+        s.depth,
+        s.skip,
+        s.source,
+        s.max_cache_age,
+        s.cfg_scale,
+        s.details,
+    )
     assert d["reuse"] == back.reuse == "hold"
 
 
@@ -279,8 +293,9 @@ def test_cli_bad_step_count_for_a_built_in_schedule_is_one_line(tmp_path, pixel_
     ckpt = tmp_path / "tiny.safetensors"
     save_safetensors(pixel_dit, ckpt)
     out = tmp_path / "s.json"
-    rc = cli.main(["calibrate", "--checkpoint", str(ckpt), "--schedule", "interval:2", "--steps", "700",
-                   "--out", str(out)])
+    rc = cli.main(
+        ["calibrate", "--checkpoint", str(ckpt), "--schedule", "interval:2", "--steps", "700", "--out", str(out)]
+    )
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "700" in err[0] and err[0].startswith("lazydit: error: ")

@@ -1,5 +1,6 @@
 """Gate training: the laziness / fidelity trade-off, resumable training states, the gates file it writes,
 and data-parallel training under torchrun (2 CPU processes, gloo)."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ STEPS = 10
 
 
 def _cfg(**kw) -> GateTrainingConfig:
-    base = dict(num_steps=STEPS, cfg_scale=1.5, iterations=200, batch_size=8, pool_size=16, lr=1e-2,
-                checkpoint_every=0, seed=0)
+    base = dict(
+        num_steps=STEPS, cfg_scale=1.5, iterations=200, batch_size=8, pool_size=16, lr=1e-2, checkpoint_every=0, seed=0
+    )
     base.update(kw)
     return GateTrainingConfig(**base)
 
@@ -42,8 +44,15 @@ def costly_dit(pixel_dit):
 def _module_laziness(dit, gates, max_cache_age=1, n=16) -> torch.Tensor:
     """(depth, 2) share of (step, sample) pairs where the module was skipped, sampling with the gates."""
     cfg = dit.config
-    res = ddim_sample(LazyDiT(dit, gates, max_cache_age), torch.arange(n) % cfg.num_classes,
-                      initial_noise(n, cfg, 12345), STEPS, 1.5, mode="dynamic", clip_denoised=False)
+    res = ddim_sample(
+        LazyDiT(dit, gates, max_cache_age),
+        torch.arange(n) % cfg.num_classes,
+        initial_noise(n, cfg, 12345),
+        STEPS,
+        1.5,
+        mode="dynamic",
+        clip_denoised=False,
+    )
     return 1.0 - torch.stack(res.state.decisions).float().mean(dim=(0, 1))
 
 
@@ -74,24 +83,23 @@ def test_gates_learn_laziness_where_it_is_cheap(costly_dit, tmp_path):
 
 
 def test_without_penalty_gates_stay_dense(pixel_dit, tmp_path):
-    gates, _, report = train_gates(pixel_dit, _cfg(rho=0.0, iterations=60), tmp_path / "g.safetensors",
-                                   progress=False)
+    gates, _, report = train_gates(pixel_dit, _cfg(rho=0.0, iterations=60), tmp_path / "g.safetensors", progress=False)
     assert all(h["laziness"] == 0.0 for h in report["history"])
     assert laziness_report(LazyDiT(pixel_dit, gates, 1), STEPS, 1.5, False, num_samples=8).max() == 0
     assert torch.count_nonzero(gates.attn.weight) == 0  # no gradient ever reached them
 
 
 def test_target_laziness_adapts_rho(pixel_dit, tmp_path):
-    _, _, report = train_gates(pixel_dit, _cfg(rho=1e-8, target_laziness=0.9, iterations=40),
-                               tmp_path / "g.safetensors", progress=False)
+    _, _, report = train_gates(
+        pixel_dit, _cfg(rho=1e-8, target_laziness=0.9, iterations=40), tmp_path / "g.safetensors", progress=False
+    )
     rhos = [h["rho"] for h in report["history"]]
     assert rhos[-1] > rhos[0] > 1e-8 and report["final_rho"] == rhos[-1]
 
 
 def test_saved_gates_file_and_metadata(pixel_dit, tmp_path):
     out = tmp_path / "nested" / "g.safetensors"
-    gates, meta, _ = train_gates(pixel_dit, _cfg(iterations=10, max_cache_age=2, cfg_scale=2.0), out,
-                                 progress=False)
+    gates, meta, _ = train_gates(pixel_dit, _cfg(iterations=10, max_cache_age=2, cfg_scale=2.0), out, progress=False)
     loaded, lmeta = load_gates(out)
     assert lmeta == meta
     assert lmeta.num_steps == STEPS and lmeta.timesteps == tuple(ddim_timesteps(STEPS))
@@ -113,8 +121,7 @@ def test_forecast_gates_train_against_the_forecast_and_say_so(costly_dit, tmp_pa
 
     monkeypatch.setattr(tg.GateTrainer, "forward", spy)
     out = tmp_path / "g.safetensors"
-    gates, meta, report = train_gates(costly_dit, _cfg(rho=1e-3, reuse="forecast", iterations=120), out,
-                                      progress=False)
+    gates, meta, report = train_gates(costly_dit, _cfg(rho=1e-3, reuse="forecast", iterations=120), out, progress=False)
     assert load_gates(out)[1].reuse == meta.reuse == "forecast"
     for step, older, given in seen:
         assert older == (None if step < 2 else step - 2 if step == 2 else step - 3) and given == (older is not None)
@@ -148,8 +155,9 @@ def test_training_resumes_from_its_state_file(pixel_dit, tmp_path, monkeypatch):
     assert state["gates"]["attn.weight"].shape == (STEPS, 2, 32)
 
     monkeypatch.setattr(tg, "save_gates", save_gates)
-    gates, meta, report = train_gates(pixel_dit, _cfg(iterations=20, checkpoint_every=10, rho=1e-3), out,
-                                      progress=False)
+    gates, meta, report = train_gates(
+        pixel_dit, _cfg(iterations=20, checkpoint_every=10, rho=1e-3), out, progress=False
+    )
     its = [h["iteration"] for h in report["history"]]
     assert its == list(range(10, 20))  # continues where the state file left off
     assert saved == [(10, True)]  # iteration 20 is the last one: no state file for it
@@ -179,8 +187,9 @@ def test_pool_from_data_diffuses_to_each_timestep():
 def test_train_gates_on_real_data_states(pixel_dit, tmp_path):
     images = torch.rand(8, 1, 16, 16) * 2 - 1
     labels = torch.arange(8) % 4
-    gates, meta, report = train_gates(pixel_dit, _cfg(iterations=5), tmp_path / "g.safetensors",
-                                      data=(images, labels), progress=False)
+    gates, meta, report = train_gates(
+        pixel_dit, _cfg(iterations=5), tmp_path / "g.safetensors", data=(images, labels), progress=False
+    )
     assert len(report["history"]) == 5 and meta.num_steps == STEPS
 
 
@@ -198,12 +207,26 @@ def test_resume_with_other_step_count_is_a_user_error(pixel_dit, tmp_path, monke
     out = tmp_path / "g.safetensors"
     monkeypatch.setattr(tg, "save_gates", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        train_gates(pixel_dit, _cfg(iterations=12, checkpoint_every=10, batch_size=4, pool_size=4), out,
-                    progress=False)
+        train_gates(pixel_dit, _cfg(iterations=12, checkpoint_every=10, batch_size=4, pool_size=4), out, progress=False)
     monkeypatch.undo()
     assert Path(str(out) + ".train.pt").is_file()
-    rc = cli.main(["train-gates", "--checkpoint", str(ckpt), "--out", str(out), "--steps", "20",
-                   "--iterations", "12", "--batch-size", "4", "--pool-size", "4"])
+    rc = cli.main(
+        [
+            "train-gates",
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(out),
+            "--steps",
+            "20",
+            "--iterations",
+            "12",
+            "--batch-size",
+            "4",
+            "--pool-size",
+            "4",
+        ]
+    )
     assert rc == 2
     _one_error_line(capsys.readouterr().err)
 
@@ -212,9 +235,31 @@ def test_ddp_training_with_torchrun(pixel_dit, tmp_path):
     ckpt = tmp_path / "tiny.safetensors"
     save_safetensors(pixel_dit, ckpt, sampling={"cfg_scale": 1.5, "clip_denoised": False, "num_steps": STEPS})
     out = tmp_path / "ddp.safetensors"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "lazydit.cli", "train-gates", "--checkpoint", str(ckpt), "--out", str(out),
-           "--steps", str(STEPS), "--iterations", "8", "--batch-size", "4", "--pool-size", "8", "--rho", "1e-3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "lazydit.cli",
+        "train-gates",
+        "--checkpoint",
+        str(ckpt),
+        "--out",
+        str(out),
+        "--steps",
+        str(STEPS),
+        "--iterations",
+        "8",
+        "--batch-size",
+        "4",
+        "--pool-size",
+        "8",
+        "--rho",
+        "1e-3",
+    ]
     env = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,4 +1,5 @@
 """The latent path: a local AutoencoderKL folder decodes DiT latents; bad folders give one-line errors."""
+
 import pytest
 import torch
 
@@ -10,9 +11,17 @@ def _tiny_vae_folder(tmp_path):
     from diffusers import AutoencoderKL
 
     torch.manual_seed(0)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        layers_per_block=1, norm_num_groups=4, sample_size=16)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=16,
+    )
     vae.save_pretrained(tmp_path / "vae")
     return tmp_path / "vae", vae
 

@@ -1,4 +1,5 @@
 """What several command groups share: the parser style, value types, the model and schedule arguments."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,30 +31,31 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def add_command(sub, name: str, summary: str, description: str, example: str) -> argparse.ArgumentParser:
     """A subcommand with a one-line summary (in the parent's list), a description and an example."""
-    return sub.add_parser(name, help=summary, description=f"{textwrap.fill(description, 100)}\n\nexample:\n  {example}",
-                          formatter_class=HelpFormatter)
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=f"{textwrap.fill(description, 100)}\n\nexample:\n  {example}",
+        formatter_class=HelpFormatter,
+    )
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
 
 
 def finite_float(text: str) -> float:
@@ -89,12 +91,21 @@ def comma_list(choices: tuple[str, ...]):
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT, metavar="FILE",
-                   help="DiT weights: official .pt (state_dict or dict with 'ema'/'model') or .safetensors; "
-                        "the default is the embedded Fashion-MNIST model")
-    p.add_argument("--model", default=None, metavar="NAME",
-                   help="official config name (e.g. DiT-XL/2) when the checkpoint carries no config; "
-                        "by default the config is read from the file or inferred from its shapes")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=CHECKPOINT,
+        metavar="FILE",
+        help="DiT weights: official .pt (state_dict or dict with 'ema'/'model') or .safetensors; "
+        "the default is the embedded Fashion-MNIST model",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME",
+        help="official config name (e.g. DiT-XL/2) when the checkpoint carries no config; "
+        "by default the config is read from the file or inferred from its shapes",
+    )
     p.add_argument("--num-heads", type=positive_int, default=None, help="head count, for non-official hidden sizes")
 
 
@@ -113,30 +124,58 @@ def load_model(args):
 
 
 def add_schedule_args(p: argparse.ArgumentParser, default_schedule: str = "lazydit") -> None:
-    p.add_argument("--schedule", default=default_schedule, metavar="SOURCE",
-                   help="ddim[:N], interval[:N]:K, lazydit[:N] (calibrated from the gates), embedded (the "
-                        "committed schedule), or a schedule .json file; @hold or @forecast may follow")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help=f"DDIM steps, when the schedule names none (then {EMBEDDED_STEPS})")
-    p.add_argument("--gates", type=Path, default=None, metavar="FILE",
-                   help="gates file for lazydit (default: the embedded gates for --steps)")
+    p.add_argument(
+        "--schedule",
+        default=default_schedule,
+        metavar="SOURCE",
+        help="ddim[:N], interval[:N]:K, lazydit[:N] (calibrated from the gates), embedded (the "
+        "committed schedule), or a schedule .json file; @hold or @forecast may follow",
+    )
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"DDIM steps, when the schedule names none (then {EMBEDDED_STEPS})",
+    )
+    p.add_argument(
+        "--gates",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="gates file for lazydit (default: the embedded gates for --steps)",
+    )
     p.add_argument("--laziness", type=fraction, default=0.5, help="lazydit: share of attn/MLP evaluations to skip")
-    p.add_argument("--max-cache-age", type=positive_int, default=1,
-                   help="lazydit: reuse a cached output for at most this many steps")
-    p.add_argument("--reuse", choices=REUSE_MODES, default=None,
-                   help="what a skip feeds the block: the cached output (hold, the paper) or its forecast from the "
-                        "last two computed outputs (default: the gates' or the file's mode; interval holds)")
-    p.add_argument("--calibration-seeds", type=positive_int, default=4,
-                   help="lazydit: seeds per class for the gate statistics")
-    p.add_argument("--search", type=non_negative_int, default=40,
-                   help="lazydit: end-to-end evaluations of the local search")
+    p.add_argument(
+        "--max-cache-age",
+        type=positive_int,
+        default=1,
+        help="lazydit: reuse a cached output for at most this many steps",
+    )
+    p.add_argument(
+        "--reuse",
+        choices=REUSE_MODES,
+        default=None,
+        help="what a skip feeds the block: the cached output (hold, the paper) or its forecast from the "
+        "last two computed outputs (default: the gates' or the file's mode; interval holds)",
+    )
+    p.add_argument(
+        "--calibration-seeds", type=positive_int, default=4, help="lazydit: seeds per class for the gate statistics"
+    )
+    p.add_argument(
+        "--search", type=non_negative_int, default=40, help="lazydit: end-to-end evaluations of the local search"
+    )
 
 
 def schedule_from_args(args, dit):
     """The schedule and calibration report that ``add_schedule_args``'s arguments name."""
     from lazydit.export.schedule_source import resolve_schedule
 
-    calibration = {"laziness": args.laziness, "max_cache_age": args.max_cache_age,
-                   "seeds_per_class": args.calibration_seeds, "search_evaluations": args.search}
-    return resolve_schedule(args.schedule, dit, steps=args.steps, reuse=args.reuse, gates=args.gates,
-                            calibration=calibration)
+    calibration = {
+        "laziness": args.laziness,
+        "max_cache_age": args.max_cache_age,
+        "seeds_per_class": args.calibration_seeds,
+        "search_evaluations": args.search,
+    }
+    return resolve_schedule(
+        args.schedule, dit, steps=args.steps, reuse=args.reuse, gates=args.gates, calibration=calibration
+    )

@@ -1,4 +1,5 @@
 """``lazydit sample``: images from a bundle with the step scheduler (the runtime half; torch only for ``torch``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,25 +52,45 @@ def cmd_sample(args) -> None:
     imgs = np.concatenate(images)[: args.n]
     save_png_grid(imgs, args.out, ncol=min(args.n, 10))
     st = np.array(steps)
-    print(f"{args.backend}: {len(totals)} run(s), total {np.median(totals):.1f} ms median "
-          f"({np.median(st, axis=0).sum():.1f} ms over {st.shape[1]} steps), per step median "
-          f"{np.median(st):.2f} ms; variants: {' '.join(res.variants)}")
+    print(
+        f"{args.backend}: {len(totals)} run(s), total {np.median(totals):.1f} ms median "
+        f"({np.median(st, axis=0).sum():.1f} ms over {st.shape[1]} steps), per step median "
+        f"{np.median(st):.2f} ms; variants: {' '.join(res.variants)}"
+    )
     print(f"wrote {args.out}")
 
 
 def register(sub) -> None:
-    p = add_command(sub, "sample", "generate images from a bundle with the step scheduler",
-                    "Runs a bundle's step graphs with the step scheduler (each step's graph fed the cached "
-                    "activations) and writes the images as one PNG grid; prints the latency per run and step.",
-                    "lazydit sample --bundle out/bundle --backend executorch --classes 0,7 --n 4 --out out/s.png")
-    p.add_argument("--bundle", type=Path, default=Path("out/bundle"), metavar="DIR",
-                   help="bundle folder, as `lazydit export` writes it")
-    p.add_argument("--backend", choices=BACKENDS, default="executorch",
-                   help="runtime that runs the graphs (torch: the eager reference, needs the export half)")
-    p.add_argument("--class", dest="class_", metavar="CLASS", type=non_negative_int, default=None,
-                   help="class of every image")
-    p.add_argument("--classes", default=None, metavar="LIST", help="comma-separated classes, cycled over the images "
-                   "(default: every class in turn)")
+    p = add_command(
+        sub,
+        "sample",
+        "generate images from a bundle with the step scheduler",
+        "Runs a bundle's step graphs with the step scheduler (each step's graph fed the cached "
+        "activations) and writes the images as one PNG grid; prints the latency per run and step.",
+        "lazydit sample --bundle out/bundle --backend executorch --classes 0,7 --n 4 --out out/s.png",
+    )
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        default=Path("out/bundle"),
+        metavar="DIR",
+        help="bundle folder, as `lazydit export` writes it",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="executorch",
+        help="runtime that runs the graphs (torch: the eager reference, needs the export half)",
+    )
+    p.add_argument(
+        "--class", dest="class_", metavar="CLASS", type=non_negative_int, default=None, help="class of every image"
+    )
+    p.add_argument(
+        "--classes",
+        default=None,
+        metavar="LIST",
+        help="comma-separated classes, cycled over the images (default: every class in turn)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0, help="image i uses seed SEED+i")
     p.add_argument("--n", type=positive_int, default=10, help="number of images")
     p.add_argument("--threads", type=positive_int, default=None, help="threads of the backend (default: its own)")

@@ -4,10 +4,11 @@ The runtime's own backends are listed here; another half of the package adds its
 :func:`register_backend` (the export half registers the eager PyTorch reference, ``torch``), so the runtime
 never imports it.
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from lazydit.errors import UserError
 

@@ -1,4 +1,5 @@
 """Core ML (macOS 15+): one ``MLModel`` per function of the multifunction package, sharing its weights."""
+
 from __future__ import annotations
 
 import platform
@@ -13,14 +14,18 @@ class CoreMLBackend:
 
     def __init__(self, bundle, threads: int | None = None):
         if platform.system() != "Darwin":
-            raise UserError("Core ML predictions run only on macOS 15+ (or iOS 18+); on this machine use "
-                            "--backend executorch or onnxruntime (the .mlpackage can still be inspected)")
+            raise UserError(
+                "Core ML predictions run only on macOS 15+ (or iOS 18+); on this machine use "
+                "--backend executorch or onnxruntime (the .mlpackage can still be inspected)"
+            )
         import coremltools as ct
 
         t = bundle.manifest["targets"]["coreml"]
         path = str(bundle.path(t["package"]))
-        self.models = {v: ct.models.MLModel(path, function_name=f, compute_units=ct.ComputeUnit.ALL)
-                       for v, f in t["functions"].items()}
+        self.models = {
+            v: ct.models.MLModel(path, function_name=f, compute_units=ct.ComputeUnit.ALL)
+            for v, f in t["functions"].items()
+        }
         self.variants = {v["name"]: v for v in bundle.manifest["variants"]}
         self.decoder = None
         if "decoder" in t:

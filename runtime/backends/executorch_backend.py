@@ -1,4 +1,5 @@
 """ExecuTorch's Python runtime (executorch 1.5.1): one program, one method per variant, loaded once."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,10 @@ class ExecuTorchBackend:
             import torch  # the ExecuTorch Python bindings exchange torch tensors
             from executorch.runtime import Runtime
         except ImportError as e:
-            raise UserError(f"the executorch backend needs the executorch package ({e}); "
-                            "pip install executorch==1.5.1, or use --backend onnxruntime") from None
+            raise UserError(
+                f"the executorch backend needs the executorch package ({e}); "
+                "pip install executorch==1.5.1, or use --backend onnxruntime"
+            ) from None
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)

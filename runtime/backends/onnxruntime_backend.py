@@ -1,4 +1,5 @@
 """onnxruntime: one session per variant, all sharing one copy of the weights (``add_initializer``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,9 @@ class OnnxRuntimeBackend:
             import onnx
             import onnxruntime as ort
         except ImportError as e:
-            raise UserError(f"the onnxruntime backend needs onnx and onnxruntime ({e}); pip install onnxruntime onnx") from None
+            raise UserError(
+                f"the onnxruntime backend needs onnx and onnxruntime ({e}); pip install onnxruntime onnx"
+            ) from None
         t = bundle.manifest["targets"]["onnx"]
         weights_path = bundle.path(t["weights"])
         weights = np.memmap(weights_path, dtype=np.uint8, mode="r")
@@ -42,16 +45,18 @@ class OnnxRuntimeBackend:
                 key = (off, length)
                 if key not in self._shared:
                     dtype = onnx.helper.tensor_dtype_to_np_dtype(init.data_type)
-                    arr = np.frombuffer(weights, dtype=dtype, count=length // np.dtype(dtype).itemsize,
-                                        offset=off).reshape(tuple(init.dims))
+                    arr = np.frombuffer(
+                        weights, dtype=dtype, count=length // np.dtype(dtype).itemsize, offset=off
+                    ).reshape(tuple(init.dims))
                     arr = np.ascontiguousarray(arr)
                     self._keep.append(arr)
                     self._shared[key] = ort.OrtValue.ortvalue_from_numpy(arr)
                 opts.add_initializer(init.name, self._shared[key])
             # The graph keeps its references into weights.bin; every one of them is overridden by the shared
             # buffers above, so no session reads (or copies) the file itself.
-            self.sessions[variant] = ort.InferenceSession(str(bundle.path(rel)), opts,
-                                                          providers=["CPUExecutionProvider"])
+            self.sessions[variant] = ort.InferenceSession(
+                str(bundle.path(rel)), opts, providers=["CPUExecutionProvider"]
+            )
         self.inputs = {v: [i.name for i in s.get_inputs()] for v, s in self.sessions.items()}
 
     def load_all(self) -> None:
