@@ -34,6 +34,9 @@ JARS = ("gson.jar", "junit4.jar", "hamcrest-core.jar")
 INSTALL_HINT = "apt-get install default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java (scripts/setup_env.sh does)"
 
 
+# The oldest executorch-android the app supports: Tensor.copyDataInto and Module.close came with the
+# 1.3 line (absent from 1.2); the README names 1.3.1, the line's patch release.
+ANDROID_MIN_EXECUTORCH = (1, 3, 1)
 JUNIT_MAIN = "dev.lazydit.core.JUnitCounts"
 # Needs the embedded bundle's recording; test_junit_core_on_the_embedded_bundle runs it on its own.
 EMBEDDED_TEST = "dev.lazydit.core.EmbeddedGoldenTest"
@@ -255,6 +258,13 @@ def test_executorch_versions_pinned_together():
     assert android == python, (f"android_demo/gradle/libs.versions.toml pins executorch-android {android} but "
                                f"requirements/stack.txt pins executorch {python}; bundles must be exported "
                                "and run by the same ExecuTorch release, update both together")
+    # ExecuTorchRunner calls Tensor.copyDataInto and Module.close, which older AARs lack.
+    release = tuple(int(x) for x in re.findall(r"\d+", android)[:3])
+    assert release >= ANDROID_MIN_EXECUTORCH, (f"executorch-android {android} predates the "
+                                               f"{'.'.join(map(str, ANDROID_MIN_EXECUTORCH))} the app needs")
+    readme = (DEMO / "README.md").read_text()
+    assert f"ExecuTorch {'.'.join(map(str, ANDROID_MIN_EXECUTORCH))} or newer" in readme
+    assert "API 23" not in readme, "the AAR's native libraries are built for android-26: minSdk 26 is the floor"
 
 
 def test_gradle_project_has_no_binaries_and_names_its_gradle():

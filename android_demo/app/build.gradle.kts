@@ -12,7 +12,8 @@ android {
 
     defaultConfig {
         applicationId = "dev.lazydit.demo"
-        // The ExecuTorch AAR supports API 23+; 26 is this app's floor (SplittableRandom, PowerManager APIs).
+        // The AAR's Gradle file says 23, but its native libraries are built for android-26
+        // (scripts/build_android_library.sh: ANDROID_PLATFORM=android-26), so 26 is the real floor.
         minSdk = 26
         targetSdk = 36
         versionCode = 1

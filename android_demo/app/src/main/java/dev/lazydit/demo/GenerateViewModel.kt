@@ -2,10 +2,14 @@ package dev.lazydit.demo
 
 import android.app.Application
 import android.graphics.Bitmap
+import android.os.Build
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import dev.lazydit.core.Bundle
 import dev.lazydit.core.BundleException
+import dev.lazydit.core.Failures
+import dev.lazydit.core.LoadedSet
+import dev.lazydit.core.SeedText
 import dev.lazydit.demo.runtime.BundleStore
 import dev.lazydit.demo.runtime.LoadedBundle
 import dev.lazydit.demo.runtime.latentToBitmaps
@@ -52,7 +56,8 @@ data class UiState(
     val ddimBundle: BundleInfo? = null,
     val mode: Mode = Mode.LAZY,
     val classIndex: Int = 0,
-    val seed: Long = 0,
+    /** The seed field's text, kept as typed so that it can be cleared and retyped. */
+    val seedText: String = "0",
     val busy: Boolean = false,
     val status: String = "",
     val progress: Float? = null,
@@ -60,16 +65,23 @@ data class UiState(
     val error: String? = null,
 ) {
     val classNames: List<String> get() = (lazyBundle ?: ddimBundle)?.classNames.orEmpty()
+
+    /** The seed to generate from, or null while the field is empty. */
+    val seed: Long? get() = SeedText.value(seedText)
 }
 
 /**
  * Finds bundles, loads them and generates, all on one worker thread (ExecuTorch modules and the
  * scheduler's buffers belong to it); the UI only observes [state].
+ *
+ * Only the bundles whose results are on screen stay loaded ([LoadedSet]: one, two side by side);
+ * anything a load or a generation throws, Errors included, becomes the one-line [UiState.error].
  */
 class GenerateViewModel(application: Application) : AndroidViewModel(application) {
     private val store = BundleStore(application)
     private val worker = Executors.newSingleThreadExecutor { Thread(it, "lazydit-worker") }.asCoroutineDispatcher()
-    private val loaded = mutableMapOf<File, LoadedBundle>()
+    /** Used on the worker only. */
+    private val loaded = LoadedSet<File, LoadedBundle>(2)
     private val _state = MutableStateFlow(UiState())
     val state: StateFlow<UiState> = _state.asStateFlow()
 
@@ -78,8 +90,9 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
     }
 
     fun refreshBundles() = launchWork("Looking for bundles…") {
-        val problems = mutableListOf<String>()
-        val infos = store.discover().mapNotNull { dir ->
+        val found = store.discover()
+        val problems = found.problems.toMutableList()
+        val infos = found.folders.values.mapNotNull { dir ->
             // A quick structural check for the list; the full sha256 check runs when a bundle is loaded.
             try {
                 describe(Bundle.open(dir, false), dir)
@@ -88,6 +101,9 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
                 null
             }
         }
+        // A result stays on screen after a refresh; a bundle that is gone is released.
+        val listed = infos.map { it.dir }.toSet()
+        loaded.retainOnly(_state.value.results.map { it.bundle.dir }.filter { it in listed })
         _state.update { s ->
             s.copy(
                 bundles = infos,
@@ -108,7 +124,12 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
 
     fun selectClass(index: Int) = _state.update { it.copy(classIndex = index) }
 
-    fun setSeed(seed: Long) = _state.update { it.copy(seed = seed) }
+    fun setSeedText(text: String) = _state.update { it.copy(seedText = SeedText.edit(it.seedText, text)) }
+
+    /** Frees every loaded bundle (the app went to the background); the next Generate loads again. */
+    fun releaseBundles() {
+        viewModelScope.launch(worker) { runCatching { loaded.clear() } }
+    }
 
     fun generate() {
         val s = _state.value
@@ -116,6 +137,10 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
             Mode.LAZY -> listOfNotNull(s.lazyBundle)
             Mode.DDIM -> listOfNotNull(s.ddimBundle)
             Mode.COMPARE -> listOfNotNull(s.lazyBundle, s.ddimBundle)
+        }
+        val seed = s.seed ?: run {
+            _state.update { it.copy(error = "Enter a seed (digits only).") }
+            return
         }
         if (targets.isEmpty() || (s.mode == Mode.COMPARE && targets.size < 2)) {
             _state.update { it.copy(error = "No ${s.mode.title} bundle on this device; push one with adb (see README).") }
@@ -130,16 +155,24 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
         }
         launchWork("Loading…") {
             _state.update { it.copy(results = emptyList()) }
-            val results = targets.map { info -> generateWith(info, s.classIndex, s.seed) }
-            _state.update { it.copy(results = results) }
+            try {
+                // Releases every other loaded bundle before loading these, so old and new never coexist.
+                val bundles = loaded.acquire(targets.map { it.dir }) { dir ->
+                    val info = targets.first { it.dir == dir }
+                    _state.update { it.copy(status = "Verifying checksums and loading ${info.name}…") }
+                    LoadedBundle.open(dir)
+                }
+                val results = targets.zip(bundles) { info, bundle -> generateWith(info, bundle, s.classIndex, seed) }
+                _state.update { it.copy(results = results) }
+            } catch (e: Throwable) {
+                // Nothing is on screen after a failure, so nothing stays loaded (and an OutOfMemoryError frees memory).
+                runCatching { loaded.clear() }.exceptionOrNull()?.let(e::addSuppressed)
+                throw e
+            }
         }
     }
 
-    private fun generateWith(info: BundleInfo, classIndex: Int, seed: Long): Generation {
-        val bundle = loaded[info.dir] ?: run {
-            _state.update { it.copy(status = "Verifying checksums and loading ${info.name}…") }
-            LoadedBundle.open(info.dir).also { loaded[info.dir] = it }
-        }
+    private fun generateWith(info: BundleInfo, bundle: LoadedBundle, classIndex: Int, seed: Long): Generation {
         val steps = bundle.plan.size()
         val cls = classIndex.coerceIn(0, bundle.manifest.classCount() - 1)
         val run = bundle.generate(cls, seed) { i, _, _, _ ->
@@ -162,10 +195,10 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
                 try {
                     work()
                     null
-                } catch (e: BundleException) {
-                    e.message
-                } catch (e: Exception) {
-                    "${e.javaClass.simpleName}: ${e.message}"
+                } catch (e: Throwable) {
+                    // Throwable, not Exception: UnsatisfiedLinkError (a 32-bit phone) and OutOfMemoryError
+                    // must reach the screen as a message instead of killing the app.
+                    Failures.describe(e, Build.SUPPORTED_ABIS.toList())
                 }
             }
             _state.update { it.copy(busy = false, status = "", progress = null, error = error ?: it.error) }
@@ -174,10 +207,7 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
 
     override fun onCleared() {
         // Modules are closed on the thread that used them, after any running generation.
-        worker.executor.execute {
-            loaded.values.forEach(LoadedBundle::close)
-            loaded.clear()
-        }
+        worker.executor.execute { runCatching { loaded.clear() } }
         worker.close()
     }
 

@@ -1,5 +1,6 @@
 package dev.lazydit.demo
 
+import android.content.ComponentCallbacks2
 import android.os.Bundle
 import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
@@ -22,7 +23,7 @@ class MainActivity : ComponentActivity() {
             selectLazy = viewModel::selectLazy,
             selectDdim = viewModel::selectDdim,
             selectClass = viewModel::selectClass,
-            setSeed = viewModel::setSeed,
+            setSeedText = viewModel::setSeedText,
             generate = viewModel::generate,
             refresh = viewModel::refreshBundles,
         )
@@ -32,5 +33,12 @@ class MainActivity : ComponentActivity() {
                 GenerateScreen(state, actions)
             }
         }
+    }
+
+    override fun onTrimMemory(level: Int) {
+        super.onTrimMemory(level)
+        // In the background the process is a candidate for the low-memory killer, and a loaded bundle
+        // holds its program and caches in native memory: free them; the next Generate loads again.
+        if (level >= ComponentCallbacks2.TRIM_MEMORY_BACKGROUND) viewModel.releaseBundles()
     }
 }

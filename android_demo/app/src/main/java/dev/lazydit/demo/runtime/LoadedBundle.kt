@@ -34,20 +34,24 @@ class LoadedBundle private constructor(
     fun checkGolden(): List<String>? =
         if (GoldenTrace.exists(bundle)) GoldenTrace.load(bundle).check(scheduler) else null
 
+    /** Frees the ExecuTorch program and methods now; the buffers go with the last reference to this object. */
     override fun close() = runner.close()
 
     companion object {
-        /** Validates [dir] before anything runs, then loads its program; throws BundleException on a bad bundle. */
+        /**
+         * Validates [dir] before anything runs, then loads its program and methods and allocates the
+         * scheduler's buffers; throws BundleException on a bad bundle. Whatever fails after the
+         * program loaded (a method, OutOfMemoryError on the buffers) closes the program before rethrowing.
+         */
         fun open(dir: File, numThreads: Int = 0): LoadedBundle {
             val bundle = Bundle.open(dir)
             val runner = ExecuTorchRunner(bundle, numThreads)
-            val methodLoadMs = try {
-                runner.loadAllMethods()
+            return try {
+                LoadedBundle(bundle, runner, runner.loadAllMethods())
             } catch (e: Throwable) {
-                runner.close()
+                runCatching { runner.close() }.exceptionOrNull()?.let(e::addSuppressed)
                 throw e
             }
-            return LoadedBundle(bundle, runner, methodLoadMs)
         }
     }
 }

@@ -42,7 +42,7 @@ class ScreenActions(
     val selectLazy: (BundleInfo) -> Unit,
     val selectDdim: (BundleInfo) -> Unit,
     val selectClass: (Int) -> Unit,
-    val setSeed: (Long) -> Unit,
+    val setSeedText: (String) -> Unit,
     val generate: () -> Unit,
     val refresh: () -> Unit,
 )
@@ -57,7 +57,7 @@ fun GenerateScreen(state: UiState, actions: ScreenActions) {
             Text("LazyDiT on ExecuTorch", style = MaterialTheme.typography.headlineSmall)
             ModeRow(state.mode, enabled = !state.busy, onSelect = actions.selectMode)
             Controls(state, actions)
-            Button(onClick = actions.generate, enabled = !state.busy && state.bundles.isNotEmpty()) {
+            Button(onClick = actions.generate, enabled = !state.busy && state.bundles.isNotEmpty() && state.seed != null) {
                 Text("Generate")
             }
             if (state.busy) {
@@ -106,11 +106,18 @@ private fun Controls(state: UiState, actions: ScreenActions) {
             "Class", state.classIndex.takeIf { it in names.indices }, names.indices.toList(),
             { names[it] }, actions.selectClass, enabled = !state.busy,
         )
+        // The field shows the text as typed (SeedText keeps it to digits), so it can be emptied and retyped.
         OutlinedTextField(
-            value = state.seed.toString(),
-            onValueChange = { text -> text.toLongOrNull()?.let(actions.setSeed) },
+            value = state.seedText,
+            onValueChange = actions.setSeedText,
             label = { Text("Seed") },
             singleLine = true,
+            isError = state.seed == null,
+            supportingText = if (state.seed == null) {
+                { Text("Enter a seed") }
+            } else {
+                null
+            },
             keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number),
             enabled = !state.busy,
         )
