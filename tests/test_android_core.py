@@ -13,6 +13,7 @@ scripts/setup_env.sh installs; without them these tests skip and say what to ins
 ``JUnitCounts`` main, which counts the tests that executed: JUnitCore's "OK (N tests)" also counts tests
 skipped through ``Assume``, so a suite whose data never arrived would look green.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ CORE = DEMO / "scheduler-core"
 # Debian's packaged jars (libgoogle-gson-java, junit4, libhamcrest-java); LAZYDIT_JAVA_LIBS overrides.
 JAVA_LIBS = Path(os.environ.get("LAZYDIT_JAVA_LIBS", "/usr/share/java"))
 JARS = ("gson.jar", "junit4.jar", "hamcrest-core.jar")
-INSTALL_HINT = "apt-get install default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java (scripts/setup_env.sh does)"
+INSTALL_HINT = (
+    "apt-get install default-jdk-headless junit4 libhamcrest-java libgoogle-gson-java (scripts/setup_env.sh does)"
+)
 
 
 # The oldest executorch-android the app supports: Tensor.copyDataInto and Module.close came with the
@@ -72,8 +75,12 @@ def expected_tests(classes: list[str]) -> int:
 def run_junit(classes_dir: Path, jars: list[Path], tests: list[str], props: dict[str, Path]):
     """Runs ``tests`` through JUnitCounts; returns the process and its counts (executed, failed, ...)."""
     cp = os.pathsep.join([str(classes_dir), *map(str, jars)])
-    proc = subprocess.run(["java", *(f"-D{k}={v}" for k, v in props.items()), "-cp", cp, JUNIT_MAIN, *tests],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["java", *(f"-D{k}={v}" for k, v in props.items()), "-cp", cp, JUNIT_MAIN, *tests],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     m = re.search(r"^JUNIT-COUNTS (.*)$", proc.stdout, re.M)
     assert m, f"JUnitCounts printed no counts:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
     counts = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
@@ -96,8 +103,24 @@ def java_build(tmp_path_factory) -> tuple[Path, list[Path]]:
     out = tmp_path_factory.mktemp("java-classes")
     sources = sorted(str(p) for p in CORE.glob("src/*/java/**/*.java"))
     cp = os.pathsep.join(map(str, jars))
-    proc = subprocess.run(["javac", "--release", "17", "-Xlint:all", "-Werror", "-encoding", "UTF-8",
-                           "-d", str(out), "-cp", cp, *sources], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "javac",
+            "--release",
+            "17",
+            "-Xlint:all",
+            "-Werror",
+            "-encoding",
+            "UTF-8",
+            "-d",
+            str(out),
+            "-cp",
+            cp,
+            *sources,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, f"javac failed:\n{proc.stdout}\n{proc.stderr}"
     return out, jars
 
@@ -144,15 +167,22 @@ def record_run(bundle_dir: Path, out: Path) -> Path:
             recorded_inputs = save(inputs, v["inputs"], "in")
             outs = self.inner.run(variant, inputs)
             latents.append(np.array(outs[0], copy=True))
-            steps.append({"index": len(steps), "variant": variant, "inputs": recorded_inputs,
-                          "outputs": save(outs, v["outputs"], "out")})
+            steps.append(
+                {
+                    "index": len(steps),
+                    "variant": variant,
+                    "inputs": recorded_inputs,
+                    "outputs": save(outs, v["outputs"], "out"),
+                }
+            )
             return outs
 
     result = Scheduler(bundle, Recorder(create_backend("executorch", bundle))).run(trace["classes"], noise=noise)
     problems = compare_to_golden(trace, result.variants, latents)
     assert not problems, f"the Python scheduler no longer matches its own golden trace: {problems}"
-    (out / "recording.json").write_text(json.dumps(
-        {"format": "lazydit-recording/1", "classes": trace["classes"], "steps": steps}, indent=1))
+    (out / "recording.json").write_text(
+        json.dumps({"format": "lazydit-recording/1", "classes": trace["classes"], "steps": steps}, indent=1)
+    )
     return out
 
 
@@ -163,8 +193,10 @@ def recording(tiny_bundle, tmp_path_factory) -> Path:
 
 def core_test_classes() -> list[str]:
     """Every JUnit class of the core (the *Test sources) but the embedded-bundle one."""
-    tests = sorted(p.relative_to(CORE / "src/test/java").with_suffix("").as_posix().replace("/", ".")
-                   for p in CORE.glob("src/test/java/**/*Test.java"))
+    tests = sorted(
+        p.relative_to(CORE / "src/test/java").with_suffix("").as_posix().replace("/", ".")
+        for p in CORE.glob("src/test/java/**/*Test.java")
+    )
     assert tests, "no JUnit test classes found"
     return [t for t in tests if t != EMBEDDED_TEST]
 
@@ -175,8 +207,9 @@ def junit_run(java_build, tiny_bundle, recording, tmp_path_factory):
     classes_dir, jars = java_build
     out = tmp_path_factory.mktemp("junit-out")
     tests = core_test_classes()
-    proc, counts = run_junit(classes_dir, jars, tests,
-                             {"lazydit.bundle": tiny_bundle, "lazydit.recording": recording, "lazydit.out": out})
+    proc, counts = run_junit(
+        classes_dir, jars, tests, {"lazydit.bundle": tiny_bundle, "lazydit.recording": recording, "lazydit.out": out}
+    )
     return proc, counts, tests, out
 
 
@@ -194,8 +227,12 @@ def test_junit_core_on_the_embedded_bundle(java_build, embedded_executorch_bundl
     delta slots), replayed against the golden trace that the Python and native runner tests check as well."""
     classes_dir, jars = java_build
     rec = record_run(embedded_executorch_bundle, tmp_path_factory.mktemp("embedded-recording"))
-    proc, counts = run_junit(classes_dir, jars, [EMBEDDED_TEST],
-                             {"lazydit.embedded.bundle": embedded_executorch_bundle, "lazydit.embedded.recording": rec})
+    proc, counts = run_junit(
+        classes_dir,
+        jars,
+        [EMBEDDED_TEST],
+        {"lazydit.embedded.bundle": embedded_executorch_bundle, "lazydit.embedded.recording": rec},
+    )
     assert_all_ran(proc, counts, [EMBEDDED_TEST])
     assert counts["executed"] == 2
 
@@ -219,9 +256,25 @@ def test_core_calls_only_apis_an_android_8_phone_has(java_build, tmp_path):
     that an API 26 phone lacks."""
     _, jars = java_build
     sources = sorted(str(p) for p in CORE.glob("src/main/java/**/*.java"))
-    proc = subprocess.run(["javac", "--release", "8", "-Xlint:all", "-Xlint:-options", "-Werror", "-encoding",
-                           "UTF-8", "-d", str(tmp_path), "-cp", os.pathsep.join(map(str, jars)), *sources],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "javac",
+            "--release",
+            "8",
+            "-Xlint:all",
+            "-Xlint:-options",
+            "-Werror",
+            "-encoding",
+            "UTF-8",
+            "-d",
+            str(tmp_path),
+            "-cp",
+            os.pathsep.join(map(str, jars)),
+            *sources,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, f"the core uses an API that Java 8 (Android API 26) lacks:\n{proc.stderr}"
 
 
@@ -251,17 +304,24 @@ def _pinned(pattern: str, text: str, where: str) -> str:
 
 def test_executorch_versions_pinned_together():
     """The app's org.pytorch:executorch-android version is the exporter's executorch version."""
-    python = _pinned(r"^executorch==([\w.]+)\s*$", (ROOT / "requirements/stack.txt").read_text(),
-                     "requirements/stack.txt")
-    android = _pinned(r'^executorchVersion\s*=\s*"([^"]+)"', (DEMO / "gradle/libs.versions.toml").read_text(),
-                      "android_demo/gradle/libs.versions.toml")
-    assert android == python, (f"android_demo/gradle/libs.versions.toml pins executorch-android {android} but "
-                               f"requirements/stack.txt pins executorch {python}; bundles must be exported "
-                               "and run by the same ExecuTorch release, update both together")
+    python = _pinned(
+        r"^executorch==([\w.]+)\s*$", (ROOT / "requirements/stack.txt").read_text(), "requirements/stack.txt"
+    )
+    android = _pinned(
+        r'^executorchVersion\s*=\s*"([^"]+)"',
+        (DEMO / "gradle/libs.versions.toml").read_text(),
+        "android_demo/gradle/libs.versions.toml",
+    )
+    assert android == python, (
+        f"android_demo/gradle/libs.versions.toml pins executorch-android {android} but "
+        f"requirements/stack.txt pins executorch {python}; bundles must be exported "
+        "and run by the same ExecuTorch release, update both together"
+    )
     # ExecuTorchRunner calls Tensor.copyDataInto and Module.close, which older AARs lack.
     release = tuple(int(x) for x in re.findall(r"\d+", android)[:3])
-    assert release >= ANDROID_MIN_EXECUTORCH, (f"executorch-android {android} predates the "
-                                               f"{'.'.join(map(str, ANDROID_MIN_EXECUTORCH))} the app needs")
+    assert release >= ANDROID_MIN_EXECUTORCH, (
+        f"executorch-android {android} predates the {'.'.join(map(str, ANDROID_MIN_EXECUTORCH))} the app needs"
+    )
     readme = (DEMO / "README.md").read_text()
     assert f"ExecuTorch {'.'.join(map(str, ANDROID_MIN_EXECUTORCH))} or newer" in readme
     assert "API 23" not in readme, "the AAR's native libraries are built for android-26: minSdk 26 is the floor"
