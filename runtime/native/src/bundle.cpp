@@ -3,8 +3,10 @@
 // the fields the runner reads rather than in full.
 #include "bundle.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -47,7 +49,12 @@ json read_json_file(const std::string& path) {
     return json::parse(in);
   } catch (const json::parse_error& e) {
     // nlohmann's message spans "[json.exception.parse_error.101] parse error at line 1, ..."; keep one line.
-    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+    // Python's json writes non-finite floats as bare NaN / Infinity, which JSON (and nlohmann) refuse as an
+    // invalid literal: say so, since that is the likely cause in a manifest an exporter wrote.
+    const std::string what = e.what();
+    const bool literal = what.find("invalid literal") != std::string::npos;
+    throw InputError(path + ": not valid JSON (" + what + ")" +
+                     (literal ? "; NaN and Infinity are not JSON numbers, every number must be finite" : ""));
   }
 }
 
@@ -87,16 +94,26 @@ class Reader {
     if (!v.is_array()) fail(join(where, key), "expected an array");
     return v;
   }
-  int64_t integer(const json& obj, const std::string& key, const std::string& where, int64_t minimum) const {
+  // The maximum keeps every integer the runner narrows to int (batch, class count, step index) in range.
+  int64_t integer(const json& obj, const std::string& key, const std::string& where, int64_t minimum,
+                  int64_t maximum = std::numeric_limits<int32_t>::max()) const {
     const json& v = field(obj, key, where);
     if (!v.is_number_integer()) fail(join(where, key), "expected an integer");
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(maximum))
+      fail(join(where, key), v.dump() + " is more than the maximum of " + std::to_string(maximum));
     const auto x = v.get<int64_t>();
     if (x < minimum) fail(join(where, key), std::to_string(x) + " is less than the minimum of " + std::to_string(minimum));
+    if (x > maximum) fail(join(where, key), std::to_string(x) + " is more than the maximum of " + std::to_string(maximum));
     return x;
   }
+  // A bare NaN or Infinity never gets here (nlohmann refuses them when parsing), but a literal beyond the double
+  // range such as 1e999 parses as infinity, and a non-finite coefficient or guidance scale turns every latent
+  // into NaN without any error.
   double number(const json& v, const std::string& where) const {
     if (!v.is_number()) fail(where, "expected a number");
-    return v.get<double>();
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) fail(where, std::to_string(x) + " is not a finite number; re-export the bundle");
+    return x;
   }
   std::string string(const json& v, const std::string& where) const {
     if (!v.is_string()) fail(where, "expected a string");
@@ -191,7 +208,7 @@ void read_variants(const Reader& r, const json& m, Bundle& b) {
   const std::string file = r.string(r.field(et, "file", "targets/executorch"), "targets/executorch/file");
   b.program_file = file;
   b.program_path = (fs::path(b.root) / file).string();
-  const json& methods = r.object(et, "methods", "targets/executorch");
+  r.object(et, "methods", "targets/executorch");  // read after the steps, for the variants they name
 
   const std::set<std::string> slots(b.slots.begin(), b.slots.end());
   const json& variants = r.array(m, "variants", "");
@@ -214,10 +231,13 @@ void read_variants(const Reader& r, const json& m, Bundle& b) {
       r.inconsistent("variant " + v.name + " must output x_next and one tensor per written slot");
     for (const auto& other : b.variants)
       if (other.name == v.name) r.inconsistent("variant " + v.name + " is listed twice");
-    auto mit = methods.find(v.name);
-    if (mit == methods.end())
-      r.fail("targets/executorch/methods", "no method for variant " + v.name);
-    v.method = r.string(*mit, "targets/executorch/methods/" + v.name);
+    // Forecast ratios are the exporter's record of what a forecasting variant's graph computes; the runner does
+    // not use them, but a non-finite one means the graph extrapolates with it too.
+    auto fit = variants[i].find("forecast");
+    if (fit != variants[i].end()) {
+      if (!fit->is_object()) r.fail(where + "/forecast", "expected an object");
+      for (const auto& [key, ratio] : fit->items()) r.number(ratio, where + "/forecast/" + key);
+    }
     b.variants.push_back(std::move(v));
   }
 }
@@ -255,6 +275,53 @@ void read_steps(const Reader& r, const json& m, Bundle& b) {
     if (b.steps[i].index != static_cast<int>(i)) r.inconsistent("steps must be listed in order 0..N-1");
 }
 
+// The ExecuTorch method of every variant a step runs. A variant no step names needs none and is not loaded.
+void read_methods(const Reader& r, const json& m, Bundle& b) {
+  const json& methods = m.at("targets").at("executorch").at("methods");
+  for (const Step& s : b.steps) b.variants[s.variant].used = true;
+  for (Variant& v : b.variants) {
+    auto it = methods.find(v.name);
+    if (it == methods.end()) {
+      if (v.used)
+        r.inconsistent("variant " + v.name + " has no executorch method (targets/executorch/methods/" + v.name +
+                       "); re-export the bundle with --targets executorch");
+      continue;
+    }
+    v.method = r.string(*it, "targets/executorch/methods/" + v.name);
+  }
+}
+
+// Every path the manifest names, in the order a reader meets them, before any of them is opened: the files
+// list, the schedule's file and heatmap, and each target's graph files. A value of the wrong type is left to
+// the field checks after this one, which open nothing either.
+void check_containment(const json& m, const Bundle& b) {
+  std::vector<std::pair<std::string, std::string>> named;  // (where, path)
+  auto files = m.find("files");
+  if (files != m.end() && files->is_object())
+    for (const auto& [rel, meta] : files->items()) named.emplace_back("files key", rel);
+  auto schedule = m.find("schedule");
+  if (schedule != m.end() && schedule->is_object())
+    for (const char* key : {"file", "heatmap"}) {
+      auto it = schedule->find(key);
+      if (it != schedule->end() && it->is_string()) named.emplace_back(std::string("schedule/") + key, it->get<std::string>());
+    }
+  auto targets = m.find("targets");
+  if (targets != m.end() && targets->is_object())
+    for (const auto& [name, t] : targets->items()) {
+      if (!t.is_object()) continue;
+      for (const char* key : {"file", "weights", "package", "decoder"}) {
+        auto it = t.find(key);
+        if (it != t.end() && it->is_string())
+          named.emplace_back("targets/" + name + "/" + key, it->get<std::string>());
+      }
+      auto graphs = t.find("graphs");
+      if (graphs != t.end() && graphs->is_object())
+        for (const auto& [g, rel] : graphs->items())
+          if (rel.is_string()) named.emplace_back("targets/" + name + "/graphs/" + g, rel.get<std::string>());
+    }
+  for (const auto& [where, rel] : named) contained_path(b, rel, b.manifest_path + ": " + where);
+}
+
 void check_files(const Reader& r, const json& m, const Bundle& b, bool verify_checksums) {
   const json& files = r.object(m, "files", "");
   for (const auto& [rel, meta] : files.items()) {
@@ -278,7 +345,52 @@ void check_files(const Reader& r, const json& m, const Bundle& b, bool verify_ch
     throw InputError(b.program_path + ": executorch graph missing from the manifest's file list");
 }
 
+// Why `rel` breaks the lexical half of the containment rule, or empty when it does not.
+std::string lexical_problem(const std::string& rel) {
+  if (rel.empty()) return "is empty";
+  if (rel.find('\0') != std::string::npos) return "contains a NUL character";
+  if (rel[0] == '/') return "is absolute";
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= rel.size(); ++i)
+    if (i == rel.size() || rel[i] == '/') {
+      parts.push_back(rel.substr(start, i - start));
+      start = i + 1;
+    }
+  for (const auto& p : parts)
+    if (p == "..") return "has a '..' component";
+  for (const auto& p : parts)
+    if (p.empty() || p == ".") return "is not normalised (an empty or '.' component)";
+  return "";
+}
+
+// Component-wise, so that /b/bundle-old is not taken to lie inside /b/bundle.
+bool is_under(const fs::path& p, const fs::path& root) {
+  auto q = p.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++q)
+    if (q == p.end() || *q != *r) return false;
+  return true;
+}
+
 }  // namespace
+
+std::string contained_path(const Bundle& b, const std::string& rel, const std::string& where,
+                           const std::string& base) {
+  auto refuse = [&](const std::string& why) {
+    throw InputError(where + " '" + rel + "' " + why + "; a bundle's paths must stay inside the bundle");
+  };
+  const std::string problem = lexical_problem(rel);
+  if (!problem.empty()) refuse(problem);
+  const fs::path joined = base.empty() ? fs::path(rel) : fs::path(base) / rel;
+  // weakly_canonical follows every symlink of the part that exists and keeps the rest as written (which has no
+  // '..' left to climb with), so a missing file passes here and is reported as missing by the file check.
+  std::error_code ec;
+  const fs::path resolved = fs::weakly_canonical(fs::path(b.real_root) / joined, ec);
+  if (ec) refuse("cannot be resolved (" + ec.message() + ")");
+  if (!is_under(resolved, fs::path(b.real_root)))
+    refuse("resolves through a symlink to " + resolved.string() + ", outside the bundle folder");
+  return (fs::path(b.root) / joined).string();
+}
 
 Bundle load_bundle(const std::string& root, bool verify_checksums) {
   Bundle b;
@@ -289,6 +401,14 @@ Bundle load_bundle(const std::string& root, bool verify_checksums) {
     throw InputError("bundle folder not found: " + root + "; export one with `lazydit export`");
   if (!fs::is_regular_file(b.manifest_path, ec))
     throw InputError(b.manifest_path + ": missing; this folder is not a lazydit bundle");
+  // The bundle folder itself may be a symlink (a bundle kept elsewhere and linked in); what its paths must stay
+  // inside is the folder it resolves to.
+  const fs::path real = fs::canonical(root, ec);
+  if (ec) throw InputError(root + ": cannot resolve the bundle folder (" + ec.message() + ")");
+  b.real_root = real.string();
+  // manifest.json is a name the runner supplies, not one the manifest names, but a symlink there would still
+  // make the runner read a file from outside the bundle.
+  contained_path(b, "manifest.json", root);
   const json m = read_json_file(b.manifest_path);
   Reader r(b.manifest_path);
 
@@ -298,6 +418,7 @@ Bundle load_bundle(const std::string& root, bool verify_checksums) {
                      " (this runtime reads 1); upgrade lazydit or re-export the bundle");
   if (r.string(r.field(m, "format", ""), "format") != "lazydit-bundle")
     r.fail("format", "'lazydit-bundle' was expected");
+  check_containment(m, b);
 
   b.batch = static_cast<int>(r.integer(m, "batch", "", 1));
   b.guidance_scale = r.number(r.field(m, "guidance_scale", ""), "guidance_scale");
@@ -317,6 +438,7 @@ Bundle load_bundle(const std::string& root, bool verify_checksums) {
   check_consistency(r, m, b);
   read_variants(r, m, b);
   read_steps(r, m, b);
+  read_methods(r, m, b);
   check_files(r, m, b, verify_checksums);
   return b;
 }

@@ -25,7 +25,8 @@ struct TensorSpec {
 
 struct Variant {
   std::string name;
-  std::string method;  // ExecuTorch method name (targets.executorch.methods)
+  std::string method;  // ExecuTorch method name (targets.executorch.methods); empty when no step uses it
+  bool used = false;   // named by a step: only these need a method and are loaded
   std::vector<std::string> reads;
   std::vector<std::string> writes;
 };
@@ -38,7 +39,8 @@ struct Step {
 };
 
 struct Bundle {
-  std::string root;
+  std::string root;       // as given (may be a symlink to the bundle folder)
+  std::string real_root;  // root with every symlink resolved: what a contained path must stay under
   std::string manifest_path;
   std::string program_file;  // the .pte relative to root (targets.executorch.file)
   std::string program_path;  // root joined with program_file
@@ -55,6 +57,13 @@ struct Bundle {
   const TensorSpec& tensor(const std::string& key) const { return tensors.at(key); }
   size_t slot_index(const std::string& slot) const;
 };
+
+// A path the bundle names (a manifest entry, the golden trace's noise file), relative to `base` (a folder inside
+// the bundle, root when empty), joined to the bundle's root once it passes the containment rule: relative,
+// normalised (no empty, '.' or '..' component), and resolving, symlinks followed, inside real_root. Throws
+// InputError naming `where` and ending "a bundle's paths must stay inside the bundle". Opens nothing.
+std::string contained_path(const Bundle& b, const std::string& rel, const std::string& where,
+                           const std::string& base = "");
 
 // Reads root/manifest.json and checks everything the runner relies on; throws InputError (one line naming the
 // file) on the first problem. With verify_checksums false the sha256 check is skipped (sizes are still checked).

@@ -52,7 +52,8 @@ bool close(double got, double ref, double tol) { return std::fabs(got - ref) <= 
 
 GoldenTrace read_golden(const Bundle& bundle) {
   GoldenTrace g;
-  g.path = golden_trace_path(bundle);
+  // Both the trace and the noise file it names are bundle paths under the containment rule.
+  g.path = contained_path(bundle, "golden/trace.json", bundle.root);
   std::error_code ec;
   if (!fs::is_regular_file(g.path, ec))
     throw InputError(g.path + ": missing; re-export the bundle with a lazydit version that writes golden traces");
@@ -60,7 +61,7 @@ GoldenTrace read_golden(const Bundle& bundle) {
   try {
     if (j.at("format").get<std::string>() != "lazydit-golden/1")
       throw InputError(g.path + ": unknown format " + j.at("format").dump() + " (this runner reads lazydit-golden/1)");
-    g.noise_path = (fs::path(bundle.root) / "golden" / j.at("noise").get<std::string>()).string();
+    g.noise_path = contained_path(bundle, j.at("noise").get<std::string>(), g.path + ": noise", "golden");
     g.classes = j.at("classes").get<std::vector<int>>();
     g.shape = j.at("shape").get<std::vector<int64_t>>();
     g.tolerance = j.at("tolerance").get<double>();

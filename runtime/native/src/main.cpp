@@ -6,8 +6,11 @@
 #include <iostream>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "bundle.h"
 #include "errors.h"
+#include "et_log.h"
 #include "golden.h"
 #include "options.h"
 #include "program.h"
@@ -48,6 +51,7 @@ int run(int argc, char** argv) {
     std::cout << usage_text();
     return kExitOk;
   }
+  install_executorch_platform(o.verbose);
   std::vector<MemorySample> memory = {sample_memory("start")};
   const Bundle b = load_bundle(o.bundle);
 
@@ -79,7 +83,8 @@ int run(int argc, char** argv) {
   report.threads = program.thread_count();
   report.program_load_ms = program.program_load_ms();
   for (const Variant& v : b.variants) {
-    report.method_load_ms.emplace_back(v.name, program.load_method(v.method));
+    if (!v.used) continue;
+    report.method_load_ms.emplace_back(v.name, program.load_method(v));
     memory.push_back(sample_memory("method " + v.name + " loaded"));
   }
 
@@ -111,6 +116,7 @@ int run(int argc, char** argv) {
   std::printf("run: median %.3f ms, p90 %.3f ms over %d runs\n", s.total_median_ms, s.total_p90_ms, o.repeat);
   for (const auto& [v, ms] : s.variant_median_step_ms) std::printf("  %s: median step %.3f ms\n", v.c_str(), ms);
   std::printf("peak RSS: %.1f MiB\n", s.peak_rss_kb / 1024.0);
+  flush_executorch_log();
   if (o.golden) {
     if (!report.golden_problems.empty()) {
       for (const auto& p : report.golden_problems) std::fprintf(stderr, "golden mismatch: %s\n", p.c_str());
@@ -129,8 +135,16 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::fprintf(stderr, "%s\n", one_line(e.what()).c_str());
     return kExitInput;
+  } catch (const nlohmann::json::exception& e) {
+    // Every JSON field is read through checks that throw InputError; one that slips past is still a bad file,
+    // and still one line.
+    std::fprintf(stderr, "lazydit_runner: malformed JSON in the bundle (%s)\n", one_line(e.what()).c_str());
+    return kExitInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lazydit_runner: %s\n", one_line(e.what()).c_str());
+    return kExitRuntime;
+  } catch (...) {
+    std::fprintf(stderr, "lazydit_runner: stopped on an unknown exception\n");
     return kExitRuntime;
   }
 }

@@ -31,7 +31,7 @@ std::vector<int> parse_classes(const std::string& text) {
 const char* usage_text() {
   return "usage: lazydit_runner --bundle DIR [--noise FILE] [--classes 0,1,...] [--warmup N] [--repeat N]\n"
          "                      [--threads N] [--out-latent FILE] [--report FILE] [--golden]\n"
-         "                      [--no-weight-cache] [--load-mode mmap|file]\n"
+         "                      [--no-weight-cache] [--load-mode mmap|file] [--verbose]\n"
          "Runs a lazydit bundle's ExecuTorch graphs with the step scheduler and times them.\n"
          "  --bundle DIR        bundle folder (reads DIR/manifest.json; validated before anything runs)\n"
          "  --noise FILE        initial latent, little-endian float32 (default DIR/golden/noise.bin)\n"
@@ -44,6 +44,7 @@ const char* usage_text() {
          "  --golden            check every step against DIR/golden/trace.json; exit 3 on a mismatch\n"
          "  --no-weight-cache   disable XNNPACK's shared weight cache (to measure what it saves)\n"
          "  --load-mode MODE    mmap (default) or file: how the .pte is read\n"
+         "  --verbose           print ExecuTorch's log lines as they come (default: only its errors)\n"
          "Exit codes: 0 ok, 1 ExecuTorch error, 2 bad arguments or bundle (nothing run), 3 golden mismatch.\n";
 }
 
@@ -66,6 +67,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--report") o.report = value("--report");
     else if (a == "--golden") o.golden = true;
     else if (a == "--no-weight-cache") o.weight_cache = false;
+    else if (a == "--verbose") o.verbose = true;
     else if (a == "--load-mode") {
       const std::string m = value("--load-mode");
       if (m != "mmap" && m != "file")

@@ -19,6 +19,7 @@ struct Options {
   bool golden = false;
   bool weight_cache = true;
   bool mmap = true;
+  bool verbose = false;  // ExecuTorch's log lines on stderr as they come
   bool help = false;
 };
 

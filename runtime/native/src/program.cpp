@@ -9,6 +9,7 @@
 #include <executorch/runtime/platform/runtime.h>
 
 #include "errors.h"
+#include "et_log.h"
 #include "threadpool_api.h"
 
 using executorch::extension::Module;
@@ -25,7 +26,13 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string err(Error e) { return executorch::runtime::to_string(e); }
+// ExecuTorch's error code, and the last message it logged about it (the code alone says "InvalidProgram").
+std::string err(Error e) {
+  std::string s = executorch::runtime::to_string(e);
+  const std::string logged = take_executorch_error();
+  if (!logged.empty()) s += ": " + logged;
+  return s;
+}
 
 ScalarType scalar_type(DType d) {
   switch (d) {
@@ -61,6 +68,9 @@ Program::Program(const Bundle& bundle, const ProgramOptions& options) : path_(bu
   if (options.threads > 0 && pool != nullptr) pool->_unsafe_reset_threadpool(static_cast<uint32_t>(options.threads));
   thread_count_ = pool != nullptr ? static_cast<int>(pool->get_thread_count()) : 1;
 
+  // From here until the methods are checked, anything ExecuTorch cannot read is the program file's fault: a
+  // garbage .pte whose checksum was recomputed must give one line naming it (exit 2), not an abort.
+  Phase phase(path_ + ": ExecuTorch cannot load this program; re-export the bundle", kExitInput);
   const auto t0 = std::chrono::steady_clock::now();
   module_ = std::make_unique<Module>(path_, options.mmap ? Module::LoadMode::Mmap : Module::LoadMode::File);
   executorch::runtime::BackendOptions<2> xnnpack;
@@ -70,7 +80,9 @@ Program::Program(const Bundle& bundle, const ProgramOptions& options) : path_(bu
   executorch::runtime::LoadBackendOptionsMap backend_options;
   if (backend_options.set_options(kXnnpack, xnnpack.view()) != Error::Ok)
     throw RuntimeFailure("cannot set XNNPACK load options");
-  const Error e = module_->load(backend_options);
+  // InternalConsistency runs the flatbuffer verifier over the whole program; Minimal (the default) checks only
+  // the header, and an offset or length garbled past it is then followed into memory that is not the file.
+  const Error e = module_->load(backend_options, executorch::runtime::Program::Verification::InternalConsistency);
   if (e != Error::Ok) throw InputError(path_ + ": ExecuTorch cannot load this program (" + err(e) + "); re-export the bundle");
   program_load_ms_ = ms_since(t0);
   check_against(bundle);
@@ -80,16 +92,18 @@ void Program::check_against(const Bundle& bundle) {
   const auto names = module_->method_names();
   if (!names.ok()) throw InputError(path_ + ": cannot list the program's methods (" + err(names.error()) + ")");
   for (const Variant& v : bundle.variants) {
+    if (!v.used) continue;
+    const std::string where = path_ + ": variant " + v.name + " (method " + v.method + ") ";
     if (!names->count(v.method))
-      throw InputError(path_ + ": has no method " + v.method + " for variant " + v.name + "; re-export the bundle");
+      throw InputError(path_ + ": variant " + v.name + " has no executorch method " + v.method +
+                       " in this program; re-export the bundle");
     const auto meta = module_->method_meta(v.method);
-    if (!meta.ok()) throw InputError(path_ + ": cannot read method " + v.method + " (" + err(meta.error()) + ")");
+    if (!meta.ok()) throw InputError(where + "cannot be read (" + err(meta.error()) + "); re-export the bundle");
     std::vector<const TensorSpec*> inputs = {&bundle.tensor("x"), &bundle.tensor("t"), &bundle.tensor("y"),
                                              &bundle.tensor("coef")};
     for (size_t i = 0; i < v.reads.size(); ++i) inputs.push_back(&bundle.tensor("cache"));
     std::vector<const TensorSpec*> outputs = {&bundle.tensor("x_next")};
     for (size_t i = 0; i < v.writes.size(); ++i) outputs.push_back(&bundle.tensor("cache"));
-    const std::string where = path_ + ": method " + v.method + " ";
     if (meta->num_inputs() != inputs.size() || meta->num_outputs() != outputs.size())
       throw InputError(where + "takes " + std::to_string(meta->num_inputs()) + " inputs and returns " +
                        std::to_string(meta->num_outputs()) + " outputs, the manifest says " +
@@ -100,7 +114,7 @@ void Program::check_against(const Bundle& bundle) {
       for (size_t i = 0; i < specs.size(); ++i) {
         auto info = io == 0 ? meta->input_tensor_meta(i) : meta->output_tensor_meta(i);
         const char* kind = io == 0 ? "input " : "output ";
-        if (!info.ok()) throw InputError(where + kind + std::to_string(i) + " is not a tensor");
+        if (!info.ok()) throw InputError(where + kind + std::to_string(i) + " is not a tensor; re-export the bundle");
         const auto sizes = info->sizes();
         const std::vector<int64_t> got(sizes.begin(), sizes.end());
         if (got != specs[i]->shape || info->scalar_type() != scalar_type(specs[i]->dtype))
@@ -112,11 +126,21 @@ void Program::check_against(const Bundle& bundle) {
   }
 }
 
-double Program::load_method(const std::string& method) {
+double Program::load_method(const Variant& v) {
+  // Loading a method parses its delegate blobs (XNNPACK's own flatbuffer, past what the program verifier
+  // covers), so a garbled blob in a file with a matching checksum fails, or trips a check, here.
+  Phase phase(path_ + ": variant " + v.name + " (method " + v.method +
+                  "): ExecuTorch cannot load this method; re-export the bundle",
+              kExitInput);
   const auto t0 = std::chrono::steady_clock::now();
-  const Error e = module_->load_method(method);
-  if (e != Error::Ok) throw RuntimeFailure(path_ + ": loading method " + method + " failed (" + err(e) + ")");
-  return ms_since(t0);
+  const Error e = module_->load_method(v.method);
+  if (e == Error::Ok) return ms_since(t0);
+  const std::string what = path_ + ": variant " + v.name + " (method " + v.method + ") cannot be loaded (" + err(e) + ")";
+  // Out of memory or a missing operator or delegate is this machine's or this build's problem, not the file's.
+  if (e == Error::MemoryAllocationFailed || e == Error::DelegateMemoryAllocationFailed ||
+      e == Error::OperatorMissing || e == Error::NotSupported || e == Error::NotImplemented)
+    throw RuntimeFailure(what);
+  throw InputError(what + "; re-export the bundle");
 }
 
 std::vector<EValue> Program::execute(const std::string& method, const std::vector<EValue>& inputs) {

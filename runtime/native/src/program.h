@@ -20,12 +20,15 @@ struct ProgramOptions {
 
 class Program {
  public:
-  // Sizes the thread pool, opens the program and checks its methods' inputs and outputs against the manifest
-  // (InputError naming the .pte on a mismatch). Methods are not loaded yet.
+  // Sizes the thread pool, opens and verifies the program and checks the methods of the variants the steps use
+  // (present, inputs and outputs as the manifest says) against the manifest: InputError naming the .pte and
+  // the variant on a mismatch or an unreadable file. Methods are not loaded yet.
   Program(const Bundle& bundle, const ProgramOptions& options);
 
-  // Loads (initialises) one method; the XNNPACK delegate packs its weights here. Returns milliseconds.
-  double load_method(const std::string& method);
+  // Loads (initialises) one variant's method; the XNNPACK delegate packs its weights here. Returns
+  // milliseconds. A method the file cannot give is InputError (exit 2); one this build or machine cannot run
+  // (missing operator, out of memory) is RuntimeFailure (exit 1).
+  double load_method(const Variant& variant);
 
   // Runs a loaded method; outputs reference memory owned by the method until its next execution.
   std::vector<executorch::runtime::EValue> execute(const std::string& method,
