@@ -23,12 +23,6 @@ using namespace lazydit;
 
 namespace {
 
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
-
 std::vector<int> choose_classes(const Options& o, const Bundle& b, const std::optional<GoldenTrace>& trace) {
   std::vector<int> classes;
   if (o.classes) classes = *o.classes;
@@ -90,14 +84,17 @@ int run(int argc, char** argv) {
 
   Scheduler scheduler(b, program);
   const std::vector<int32_t> labels(classes.begin(), classes.end());
-  for (int i = 0; i < o.warmup + o.repeat; ++i) {
-    RunResult r = scheduler.run(noise, labels, o.golden);
-    if (o.golden && report.golden_problems.empty()) {
-      for (const auto& p : compare_to_golden(*trace, b, r.latents))
-        report.golden_problems.push_back("run " + std::to_string(i) + ": " + p);
+  {
+    Phase running(b.program_path + ": ExecuTorch failed while running the steps", kExitRuntime);
+    for (int i = 0; i < o.warmup + o.repeat; ++i) {
+      RunResult r = scheduler.run(noise, labels, o.golden);
+      if (o.golden && report.golden_problems.empty()) {
+        for (const auto& p : compare_to_golden(*trace, b, r.latents))
+          report.golden_problems.push_back("run " + std::to_string(i) + ": " + p);
+      }
+      r.latents.clear();
+      if (i >= o.warmup) report.runs.push_back(std::move(r));
     }
-    r.latents.clear();
-    if (i >= o.warmup) report.runs.push_back(std::move(r));
   }
   report.golden_checked = o.golden;
   memory.push_back(sample_memory("runs done"));

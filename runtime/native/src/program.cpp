@@ -136,10 +136,11 @@ double Program::load_method(const Variant& v) {
   const Error e = module_->load_method(v.method);
   if (e == Error::Ok) return ms_since(t0);
   const std::string what = path_ + ": variant " + v.name + " (method " + v.method + ") cannot be loaded (" + err(e) + ")";
-  // Out of memory or a missing operator or delegate is this machine's or this build's problem, not the file's.
-  if (e == Error::MemoryAllocationFailed || e == Error::DelegateMemoryAllocationFailed ||
-      e == Error::OperatorMissing || e == Error::NotSupported || e == Error::NotImplemented)
-    throw RuntimeFailure(what);
+  // A missing operator (a build with fewer kernels than the exporter's) or a delegate out of memory is this
+  // build's or this machine's problem. Everything else seen from a file with a matching checksum is the file's:
+  // the method's planned memory is allocated from sizes the file states, so MemoryAllocationFailed there means
+  // offsets past those sizes, and NotImplemented is a value type the file garbled.
+  if (e == Error::OperatorMissing || e == Error::DelegateMemoryAllocationFailed) throw RuntimeFailure(what);
   throw InputError(what + "; re-export the bundle");
 }
 
