@@ -10,6 +10,11 @@ public struct BenchmarkOptions: Equatable, Sendable {
     public var seed = 0
     public var classIndex = 0
     public var computeUnits: ComputeUnitsChoice = .all
+    /// `-reduce-memory 1`: time the reduced-memory mode (functions loaded per use, released after each run).
+    public var reduceMemory = false
+
+    /// How the benchmarked pipelines hold their functions.
+    public var residency: ResidencyPolicy { reduceMemory ? .lowMemory : .keepLoaded }
 
     public init() {}
 
@@ -46,6 +51,12 @@ public struct BenchmarkOptions: Equatable, Sendable {
         o.warmup = try int("warmup", 0) ?? o.warmup
         o.seed = try int("seed", 0) ?? o.seed
         o.classIndex = try int("class", 0) ?? o.classIndex
+        if let text = values["reduce-memory"] {
+            guard let flag = ["1": true, "true": true, "yes": true, "0": false, "false": false, "no": false][text] else {
+                throw LazyDiTError("-reduce-memory \(text): expected 1 or 0")
+            }
+            o.reduceMemory = flag
+        }
         if let text = values["compute-units"] {
             guard let units = ComputeUnitsChoice(rawValue: text) else {
                 let known = ComputeUnitsChoice.allCases.map(\.rawValue).joined(separator: ", ")

@@ -1,9 +1,12 @@
 /// Runs the exported graphs of one bundle: the only thing the step scheduler needs from an inference engine.
 ///
-/// The runner owns the tensor storage (Core ML `MLMultiArray`s on device, host bytes in the tests), so buffers
-/// are created once by `makeTensor` and every step only hands them back and forth.
+/// The runner owns the tensor storage (Core ML `MLMultiArray`s on device, host bytes in the tests). Buffers are
+/// made by `makeTensor` and each step's graph is bound to its buffers by `bind` while a scheduler prepares a
+/// plan, so a step itself only calls `run` with a binding made earlier: nothing is allocated per step.
 public protocol GraphRunner: AnyObject {
     associatedtype Tensor
+    /// One step's graph with the buffers it reads and writes, made once per plan and step.
+    associatedtype Binding
 
     /// A zero-filled tensor that will be passed as `name` ("x", "t", "y", "coef" or a cache slot); called only
     /// while a scheduler is being set up, never per step.
@@ -18,9 +21,19 @@ public protocol GraphRunner: AnyObject {
     /// The values of `tensor`, in C order.
     func readFloats(_ tensor: Tensor) throws -> [Float]
 
-    /// Runs graph `variant` on `inputs` (in `variant.inputs` order) and leaves its results in `outputs` (in
-    /// `variant.outputs` order: the next latent, then one new value per written slot). An output can be an input
-    /// of the same step (a forecasting step reads a slot's old value and writes its new one): read every input
-    /// before writing any output.
-    func run(variant: Manifest.Variant, inputs: [Tensor], outputs: [Tensor]) throws
+    /// Binds graph `variant` to `inputs` (in `variant.inputs` order) and `outputs` (in `variant.outputs` order:
+    /// the next latent, then one new value per written slot). The scheduler guarantees that no output is also an
+    /// input of the same binding, so a runner may let the graph write straight into every output.
+    func bind(variant: Manifest.Variant, inputs: [Tensor], outputs: [Tensor]) throws -> Binding
+
+    /// Runs one bound step, leaving its results in the binding's outputs.
+    func run(_ binding: Binding) throws
+
+    /// Called after the last step of every run (also after a failed one), so a runner can release what it
+    /// holds between runs (the Core ML runner's reduced-memory mode unloads its functions here).
+    func runFinished()
+}
+
+extension GraphRunner {
+    public func runFinished() {}
 }

@@ -31,8 +31,10 @@ public struct LazyDiTBundle: Sendable {
 
     /// Reads and validates `root/manifest.json`, then checks the listed files as `fileCheck` says.
     ///
-    /// `progress` receives the share of bytes hashed so far (0...1) while checksums are verified.
-    public static func load(at root: URL, fileCheck: FileCheck = .full,
+    /// With `digests`, a file whose digest that cache already holds for its current size and modification date
+    /// is not hashed again (the app passes `FileDigestCache.shared`, so a bundle is hashed once, not on every
+    /// reload). `progress` receives the share of bytes verified so far (0...1) while checksums are verified.
+    public static func load(at root: URL, fileCheck: FileCheck = .full, digests: FileDigestCache? = nil,
                             progress: ((Double) -> Void)? = nil) throws -> LazyDiTBundle {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {
@@ -45,7 +47,7 @@ public struct LazyDiTBundle: Sendable {
         let manifest = try ManifestValidator.decode(try Data(contentsOf: manifestURL), path: manifestURL.path)
         let bundle = LazyDiTBundle(root: root, manifest: manifest)
         if fileCheck != .skip {
-            try bundle.checkFiles(verifyChecksums: fileCheck == .full, progress: progress)
+            try bundle.checkFiles(verifyChecksums: fileCheck == .full, digests: digests, progress: progress)
         }
         return bundle
     }
@@ -60,7 +62,7 @@ public struct LazyDiTBundle: Sendable {
         return values.fileSize
     }
 
-    private func checkFiles(verifyChecksums: Bool, progress: ((Double) -> Void)?) throws {
+    private func checkFiles(verifyChecksums: Bool, digests: FileDigestCache?, progress: ((Double) -> Void)?) throws {
         let files = manifest.files
         let total = max(1, files.values.reduce(0) { $0 + $1.bytes })
         var done = 0
@@ -73,10 +75,12 @@ public struct LazyDiTBundle: Sendable {
                 throw LazyDiTError("\(fileURL.path): has \(size) bytes, the manifest says \(entry.bytes); the bundle is damaged")
             }
             if verifyChecksums {
-                let digest = try FileDigest.sha256Hex(ofFile: fileURL) { n in
+                let onBytes: (Int) -> Void = { n in
                     done += n
                     progress?(min(1, Double(done) / Double(total)))
                 }
+                let digest = try digests?.sha256Hex(ofFile: fileURL, onBytes: onBytes)
+                    ?? FileDigest.sha256Hex(ofFile: fileURL, onBytes: onBytes)
                 if digest != entry.sha256 {
                     throw LazyDiTError("\(fileURL.path): sha256 does not match the manifest; the bundle is damaged, re-export or re-copy it")
                 }

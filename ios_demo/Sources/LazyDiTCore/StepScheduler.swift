@@ -34,7 +34,13 @@ public struct RunResult: Sendable {
 /// timestep, labels, coefficients and the cache slots it reads, and keeps the slots it writes.
 ///
 /// Every buffer (two latents used in turn, labels, per-step timestep and coefficients, one per cache slot) is made
-/// once here; a run only passes them to the runner, which writes results into them in place.
+/// once here, and each plan's steps are bound to their buffers once, the first time the plan runs. A step then
+/// only hands the runner a binding made earlier and stores its time in an array sized before the loop: the step
+/// loop allocates nothing.
+///
+/// A slot that one step both reads and writes (a forecasting step reads a module's previous output and writes the
+/// new one) gets a second buffer, and such steps write the buffer they do not read. No output is then ever an
+/// input of its own step, so every runner can let the graph write its results in place, with no copy.
 public final class StepScheduler<Runner: GraphRunner> {
     public let manifest: Manifest
     public let runner: Runner
@@ -43,7 +49,15 @@ public final class StepScheduler<Runner: GraphRunner> {
     private let labels: Runner.Tensor
     private let timesteps: [Runner.Tensor]
     private let coefficients: [Runner.Tensor]
-    private let slots: [String: Runner.Tensor]
+    /// Each slot's buffers: one, or two for a slot that some variant reads and writes in the same step.
+    private let slots: [String: [Runner.Tensor]]
+    /// The bound steps of the last plan of each kind (the screens alternate between LazyDiT and DDIM).
+    private var prepared: [StepPlan.Kind: PreparedPlan] = [:]
+
+    private struct PreparedPlan {
+        let plan: StepPlan
+        let bindings: [Runner.Binding]
+    }
 
     public init(manifest: Manifest, runner: Runner) throws {
         guard let x = manifest.tensorSpec("x"), let t = manifest.tensorSpec("t"), let y = manifest.tensorSpec("y"),
@@ -68,10 +82,22 @@ public final class StepScheduler<Runner: GraphRunner> {
         }
         timesteps = ts
         coefficients = cs
-        var slotBuffers: [String: Runner.Tensor] = [:]
-        for slot in manifest.slots { slotBuffers[slot] = try runner.makeTensor(named: slot, spec: cache) }
+        let readAndWritten = Self.slotsReadAndWrittenTogether(manifest)
+        var slotBuffers: [String: [Runner.Tensor]] = [:]
+        for slot in manifest.slots {
+            let count = readAndWritten.contains(slot) ? 2 : 1
+            slotBuffers[slot] = try (0..<count).map { _ in try runner.makeTensor(named: slot, spec: cache) }
+        }
         slots = slotBuffers
     }
+
+    /// Slots that some variant reads and writes in one step: these get two buffers.
+    static func slotsReadAndWrittenTogether(_ m: Manifest) -> Set<String> {
+        m.variants.reduce(into: Set<String>()) { out, v in out.formUnion(Set(v.reads).intersection(v.writes)) }
+    }
+
+    /// Buffers held per slot (1 or 2), for tests and the memory estimate of the README.
+    public func bufferCount(ofSlot slot: String) -> Int { slots[slot]?.count ?? 0 }
 
     /// Checks class labels like the Python scheduler: one per image of the batch, each in range.
     public func labelValues(_ classes: [Int]) throws -> [Int32] {
@@ -94,36 +120,57 @@ public final class StepScheduler<Runner: GraphRunner> {
         guard noise.count == xSpec.count else {
             throw LazyDiTError("noise has \(noise.count) values, the bundle needs shape \(xSpec.shape) (\(xSpec.count) values)")
         }
-        try checkPlan(plan)
+        let bindings = try prepare(plan)
         try runner.writeInts(try labelValues(classes), to: labels)
         try runner.writeFloats(noise, to: latentBuffers[0])
-        var current = 0
-        var stepMs: [Double] = []
-        var names: [String] = []
+        defer { runner.runFinished() }
+        var stepMs = [Double](repeating: 0, count: bindings.count)
         var recorded: [[Float]] = []
-        stepMs.reserveCapacity(plan.count)
+        if recordLatents { recorded.reserveCapacity(bindings.count) }
         let start = DispatchTime.now().uptimeNanoseconds
-        for entry in plan.entries {
-            let v = entry.variant
-            var inputs: [Runner.Tensor] = [latentBuffers[current], timesteps[entry.step.index], labels,
-                                           coefficients[entry.step.index]]
-            var outputs: [Runner.Tensor] = [latentBuffers[1 - current]]
-            for slot in v.reads { inputs.append(slots[slot]!) }
-            for slot in v.writes { outputs.append(slots[slot]!) }
+        for k in 0..<bindings.count {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            try runner.run(variant: v, inputs: inputs, outputs: outputs)
+            try runner.run(bindings[k])
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            current = 1 - current
-            stepMs.append(ms)
-            names.append(v.name)
-            if recordLatents { recorded.append(try runner.readFloats(latentBuffers[current])) }
-            onStep?(StepEvent(index: entry.step.index, count: plan.count, variant: v.name, isLazy: entry.isLazy,
-                              milliseconds: ms))
+            stepMs[k] = ms
+            if recordLatents { recorded.append(try runner.readFloats(latentBuffers[(k + 1) % 2])) }
+            if let onStep {
+                let entry = plan.entries[k]
+                onStep(StepEvent(index: entry.step.index, count: plan.count, variant: entry.variant.name,
+                                 isLazy: entry.isLazy, milliseconds: ms))
+            }
         }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        return RunResult(image: try runner.readFloats(latentBuffers[current]), shape: xSpec.shape, plan: plan.kind,
-                         stepMilliseconds: stepMs, variants: names, lazyMask: plan.lazyMask,
-                         totalMilliseconds: total, latents: recorded)
+        return RunResult(image: try runner.readFloats(latentBuffers[bindings.count % 2]), shape: xSpec.shape,
+                         plan: plan.kind, stepMilliseconds: stepMs, variants: plan.entries.map(\.variant.name),
+                         lazyMask: plan.lazyMask, totalMilliseconds: total, latents: recorded)
+    }
+
+    /// The bound steps of `plan`: made (and the plan checked) the first time it runs, reused after.
+    private func prepare(_ plan: StepPlan) throws -> [Runner.Binding] {
+        if let p = prepared[plan.kind], p.plan == plan { return p.bindings }
+        try checkPlan(plan)
+        var bindings: [Runner.Binding] = []
+        bindings.reserveCapacity(plan.count)
+        var latent = 0
+        var slotIndex: [String: Int] = [:]  // which of a slot's buffers holds its current value
+        for entry in plan.entries {
+            let v = entry.variant
+            var inputs = [latentBuffers[latent], timesteps[entry.step.index], labels, coefficients[entry.step.index]]
+            for slot in v.reads { inputs.append(slots[slot]![slotIndex[slot, default: 0]]) }
+            var outputs = [latentBuffers[1 - latent]]
+            for slot in v.writes {
+                let buffers = slots[slot]!
+                var index = slotIndex[slot, default: 0]
+                if v.reads.contains(slot) { index = (index + 1) % buffers.count }  // write the buffer not read
+                slotIndex[slot] = index
+                outputs.append(buffers[index])
+            }
+            bindings.append(try runner.bind(variant: v, inputs: inputs, outputs: outputs))
+            latent = 1 - latent
+        }
+        prepared[plan.kind] = PreparedPlan(plan: plan, bindings: bindings)
+        return bindings
     }
 
     /// A plan must address this manifest's steps and never read a slot before writing it.

@@ -5,74 +5,98 @@ import Foundation
 import LazyDiTCore
 
 /// Runs a bundle's variants on Core ML: one `MLModel` per function of the multifunction package
-/// (`MLModelConfiguration.functionName`), all loaded from the same compiled model, so they share its weights.
+/// (`MLModelConfiguration.functionName`), all from the same compiled model.
 ///
-/// Buffers are `MLMultiArray`s made once. Each prediction writes straight into the destination buffers through
-/// `MLPredictionOptions.outputBackings` when the output's element type matches the buffer's; otherwise (an fp16
-/// output feeding an fp32 input) into a staging array made once per output name, converted in place after.
+/// Functions are held in a `ResidentSet`: loaded up front and kept (`.keepLoaded`), or loaded when a step needs
+/// them and released after every run (`.reducedMemory`), because memory grows with each loaded function.
+///
+/// Buffers are `MLMultiArray`s of the graphs' own element types (float16 for every float tensor of a current
+/// export), made once. Each step is bound once to a feature provider over its input arrays and to prediction
+/// options whose output backings are its destination arrays, so a step converts nothing, copies nothing and
+/// allocates nothing of its own: Core ML writes the next latent and the new cache values in place. An output whose
+/// type differs from its destination's (a bundle exported before inputs and outputs shared one type) gets no
+/// backing and is converted after the prediction; re-export such a bundle.
 public final class CoreMLGraphRunner: GraphRunner {
     public typealias Tensor = MLMultiArray
 
+    /// One step's function, its inputs as a feature provider, and options that back its outputs.
+    public struct Binding {
+        let variant: String
+        let provider: MLFeatureProvider
+        let options: MLPredictionOptions
+        let outputs: [(name: String, destination: MLMultiArray)]
+    }
+
     public let computeUnits: ComputeUnitsChoice
-    /// Wall time of each function's `MLModel` load, by variant.
-    public private(set) var loadMilliseconds: [String: Double] = [:]
-    private let models: [String: MLModel]
+    public let residency: ResidencyPolicy
+    /// Wall time of each function's first load, by variant (in reduced-memory mode, the prewarm load).
+    public let loadMilliseconds: [String: Double]
+    private let functions: ResidentSet<String, MLModel>
     private let inputTypes: [String: MLMultiArrayDataType]
     private let outputTypes: [String: MLMultiArrayDataType]
-    private var staging: [String: MLMultiArray] = [:]
-    /// Turned off for good if Core ML ever refuses the backings, after which results are copied instead.
+    /// Options without backings, for when Core ML refuses them once (then used for good).
+    private let plainOptions = MLPredictionOptions()
     private var useOutputBackings = true
 
-    init(models: [String: MLModel], computeUnits: ComputeUnitsChoice) {
-        self.models = models
-        self.computeUnits = computeUnits
+    /// Loads (or, in reduced-memory mode, prewarms: loads, reads and releases) every variant's function of the
+    /// compiled model at `compiledModel`; `progress(loaded, total)` is called after each. Blocking: call it off the
+    /// main thread (the first Neural Engine load of a function can take seconds).
+    public init(compiledModel: URL, manifest: Manifest, computeUnits: ComputeUnitsChoice,
+                residency: ResidencyPolicy = .keepLoaded, progress: ((Int, Int) -> Void)? = nil) throws {
+        guard let target = manifest.targets.coreml else {
+            throw LazyDiTError("bundle \(manifest.name ?? "?") has no Core ML graphs; export it with `lazydit export --targets coreml`")
+        }
+        var functionNames: [String: String] = [:]
+        for variant in manifest.variants {
+            guard let function = target.functions[variant.name] else {
+                throw LazyDiTError("manifest targets.coreml.functions has no entry for variant \(variant.name); re-export the bundle")
+            }
+            functionNames[variant.name] = function
+        }
+        let units = computeUnits.mlComputeUnits
+        let clock = LoadClock()
+        let functionsByVariant = functionNames
+        let set = ResidentSet<String, MLModel>(policy: residency) { variant in
+            let config = MLModelConfiguration()
+            config.computeUnits = units
+            config.functionName = functionsByVariant[variant]
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                let model = try MLModel(contentsOf: compiledModel, configuration: config)
+                clock.record(variant, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                return model
+            } catch {
+                throw LazyDiTError("\(compiledModel.lastPathComponent): cannot load function \(functionsByVariant[variant] ?? variant) "
+                                   + "(\(error.localizedDescription)); clear the compiled-model cache or re-export the bundle")
+            }
+        }
         var inputs: [String: MLMultiArrayDataType] = [:]
         var outputs: [String: MLMultiArrayDataType] = [:]
-        for model in models.values {
+        var described = 0
+        let names = manifest.variants.map(\.name)
+        try set.prewarm(names) { _, model in
             for (name, d) in model.modelDescription.inputDescriptionsByName {
                 if let c = d.multiArrayConstraint { inputs[name] = c.dataType }
             }
             for (name, d) in model.modelDescription.outputDescriptionsByName {
                 if let c = d.multiArrayConstraint { outputs[name] = c.dataType }
             }
+            described += 1
+            progress?(described, names.count)
         }
+        self.computeUnits = computeUnits
+        self.residency = set.policy
+        functions = set
         inputTypes = inputs
         outputTypes = outputs
+        loadMilliseconds = clock.first
     }
 
-    /// Loads every variant's function of the compiled model at `compiledModel`; `progress(loaded, total)` is called
-    /// after each (the first load on the Neural Engine is the slow one).
-    public static func load(compiledModel: URL, manifest: Manifest, computeUnits: ComputeUnitsChoice,
-                            progress: ((Int, Int) -> Void)? = nil) async throws -> CoreMLGraphRunner {
-        guard let target = manifest.targets.coreml else {
-            throw LazyDiTError("bundle \(manifest.name ?? "?") has no Core ML graphs; export it with `lazydit export --targets coreml`")
-        }
-        var models: [String: MLModel] = [:]
-        var times: [String: Double] = [:]
-        for (i, variant) in manifest.variants.enumerated() {
-            guard let function = target.functions[variant.name] else {
-                throw LazyDiTError("manifest targets.coreml.functions has no entry for variant \(variant.name); re-export the bundle")
-            }
-            let config = MLModelConfiguration()
-            config.computeUnits = computeUnits.mlComputeUnits
-            config.functionName = function
-            let start = DispatchTime.now().uptimeNanoseconds
-            do {
-                models[variant.name] = try await MLModel.load(contentsOf: compiledModel, configuration: config)
-            } catch {
-                throw LazyDiTError("\(compiledModel.lastPathComponent): cannot load function \(function) "
-                                   + "(\(error.localizedDescription)); clear the compiled-model cache or re-export the bundle")
-            }
-            times[variant.name] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            progress?(i + 1, manifest.variants.count)
-        }
-        let runner = CoreMLGraphRunner(models: models, computeUnits: computeUnits)
-        runner.loadMilliseconds = times
-        return runner
-    }
+    /// Functions loaded so far, prewarm included (a reduced-memory run loads each function it needs again).
+    public var functionLoads: Int { functions.loads }
 
     public func makeTensor(named name: String, spec: TensorSpec) throws -> MLMultiArray {
-        // The graph's own input type wins over the manifest's (Core ML graphs compute in fp16 but may take fp32).
+        // The graph's own input type wins over the manifest's (Core ML graphs compute in float16).
         let type = inputTypes[name] ?? outputTypes["new_" + name] ?? Self.dataType(spec.dtype)
         let array = try MLMultiArray(shape: spec.shape.map { NSNumber(value: $0) }, dataType: type)
         MultiArrayIO.zero(array)
@@ -91,49 +115,45 @@ public final class CoreMLGraphRunner: GraphRunner {
         try MultiArrayIO.floats(tensor)
     }
 
-    public func run(variant: Manifest.Variant, inputs: [MLMultiArray], outputs: [MLMultiArray]) throws {
-        guard let model = models[variant.name] else {
-            throw LazyDiTError("no Core ML function loaded for variant \(variant.name)")
-        }
+    public func bind(variant: Manifest.Variant, inputs: [MLMultiArray], outputs: [MLMultiArray]) throws -> Binding {
         var features: [String: MLFeatureValue] = [:]
         for (name, array) in zip(variant.inputs, inputs) { features[name] = MLFeatureValue(multiArray: array) }
+        // The provider holds the arrays themselves: what the scheduler writes into them later is what Core ML reads.
         let provider = try MLDictionaryFeatureProvider(dictionary: features)
         var backings: [String: MLMultiArray] = [:]
-        // A forecasting step reads a slot's old value and writes its new one: never let Core ML write into an
-        // array it may still be reading; such an output is copied after the prediction instead.
-        let inputIDs = Set(inputs.map { ObjectIdentifier($0) })
-        for (name, destination) in zip(variant.outputs, outputs) where !inputIDs.contains(ObjectIdentifier(destination)) {
-            backings[name] = try backing(for: name, destination: destination)
+        for (name, destination) in zip(variant.outputs, outputs) where outputTypes[name] == destination.dataType {
+            backings[name] = destination
         }
+        let options = MLPredictionOptions()
+        options.outputBackings = backings
+        return Binding(variant: variant.name, provider: provider, options: options,
+                       outputs: zip(variant.outputs, outputs).map { (name: $0.0, destination: $0.1) })
+    }
+
+    public func run(_ binding: Binding) throws {
+        let model = try functions.value(for: binding.variant)
         let result: MLFeatureProvider
         if useOutputBackings {
-            let options = MLPredictionOptions()
-            options.outputBackings = backings
             do {
-                result = try model.prediction(from: provider, options: options)
+                result = try model.prediction(from: binding.provider, options: binding.options)
             } catch {
                 useOutputBackings = false
-                result = try model.prediction(from: provider)
+                result = try model.prediction(from: binding.provider, options: plainOptions)
             }
         } else {
-            result = try model.prediction(from: provider)
+            result = try model.prediction(from: binding.provider, options: plainOptions)
         }
-        for (name, destination) in zip(variant.outputs, outputs) {
+        for (name, destination) in binding.outputs {
             guard let produced = result.featureValue(for: name)?.multiArrayValue else {
-                throw LazyDiTError("Core ML function \(variant.name) returned no array \(name); re-export the bundle")
+                throw LazyDiTError("Core ML function \(binding.variant) returned no array \(name); re-export the bundle")
             }
             // Identity tells whether Core ML wrote into the backing we offered (its documented contract).
             if produced !== destination { try MultiArrayIO.copy(produced, into: destination) }
         }
     }
 
-    /// The destination itself when Core ML produces its element type, else a staging array made once.
-    private func backing(for output: String, destination: MLMultiArray) throws -> MLMultiArray {
-        guard let type = outputTypes[output], type != destination.dataType else { return destination }
-        if let s = staging[output], s.dataType == type, s.shape == destination.shape { return s }
-        let s = try MLMultiArray(shape: destination.shape, dataType: type)
-        staging[output] = s
-        return s
+    public func runFinished() {
+        functions.runFinished()
     }
 
     static func dataType(_ dtype: DType) -> MLMultiArrayDataType {
@@ -142,6 +162,15 @@ public final class CoreMLGraphRunner: GraphRunner {
         case .float16: return .float16
         case .int32: return .int32
         }
+    }
+}
+
+/// First load time of each function, written by the loader closure (which cannot capture the runner it builds).
+private final class LoadClock {
+    private(set) var first: [String: Double] = [:]
+
+    func record(_ variant: String, _ ms: Double) {
+        if first[variant] == nil { first[variant] = ms }
     }
 }
 #endif

@@ -39,20 +39,26 @@ public final class CoreMLPipeline: @unchecked Sendable {
         self.loadTimes = loadTimes
     }
 
-    /// Validates the bundle at `url` (sizes always, SHA-256 when `verifyChecksums`), compiles or reuses its Core ML
-    /// model, and loads every function with `computeUnits`.
-    public static func load(bundleAt url: URL, computeUnits: ComputeUnitsChoice, verifyChecksums: Bool = true,
-                            cacheDirectory: URL? = nil,
+    /// How the functions are held (`.keepLoaded`, or `.reducedMemory`: loaded per use, released after each run).
+    public var residency: ResidencyPolicy { scheduler.runner.residency }
+
+    /// Validates the bundle at `url` (sizes always, SHA-256 when `verifyChecksums`, each file hashed once per
+    /// process through `digests`), compiles or reuses its Core ML model, and loads (or prewarms, in reduced-memory
+    /// mode) every function with `computeUnits`.
+    public static func load(bundleAt url: URL, computeUnits: ComputeUnitsChoice,
+                            residency: ResidencyPolicy = .keepLoaded, verifyChecksums: Bool = true,
+                            cacheDirectory: URL? = nil, digests: FileDigestCache = .shared,
                             progress: @escaping @Sendable (Stage) -> Void = { _ in }) async throws -> CoreMLPipeline {
-        let bundle = try LazyDiTBundle.load(at: url, fileCheck: verifyChecksums ? .full : .sizes) { fraction in
+        let bundle = try LazyDiTBundle.load(at: url, fileCheck: verifyChecksums ? .full : .sizes,
+                                            digests: digests) { fraction in
             progress(.verifying(fraction: fraction))
         }
         let start = DispatchTime.now().uptimeNanoseconds
         progress(.compiling)
         let (compiled, compiledNow) = try await CompiledModelCache.compiledModel(for: bundle, in: cacheDirectory)
         let compileMs = compiledNow ? Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 : 0
-        let runner = try await CoreMLGraphRunner.load(compiledModel: compiled, manifest: bundle.manifest,
-                                                      computeUnits: computeUnits) { loaded, total in
+        let runner = try CoreMLGraphRunner(compiledModel: compiled, manifest: bundle.manifest,
+                                           computeUnits: computeUnits, residency: residency) { loaded, total in
             progress(.loading(loaded: loaded, total: total))
         }
         let scheduler = try StepScheduler(manifest: bundle.manifest, runner: runner)

@@ -51,7 +51,7 @@ final class BenchmarkModel: ObservableObject {
 
     private func measure() async throws -> BenchmarkFile {
         let o = options
-        let entries = BundleCatalog.scan().entries
+        let entries = await BundleCatalog.scan().entries
         guard let entry = BundleCatalog.pick(o.bundle, from: entries) else {
             let names = entries.map(\.folderName).joined(separator: ", ")
             throw LazyDiTError(o.bundle.map { "-bundle \($0): no such bundle (found: \(names.isEmpty ? "none" : names))" }
@@ -87,7 +87,7 @@ final class BenchmarkModel: ObservableObject {
         let measured = cases, runner = runnerInfo, device = DeviceInfo.current()
         let reportOptions = BenchmarkReport.Options(
             warmup: o.warmup, repeats: o.repeats, classIndex: o.classIndex, seed: o.seed,
-            classes: [Int](repeating: o.classIndex, count: main.bundle.manifest.batch), loadMode: "mlmodelc")
+            classes: [Int](repeating: o.classIndex, count: main.bundle.manifest.batch), loadMode: o.residency.loadMode)
         let reports = try await Task.detached(priority: .userInitiated) {
             try Benchmark.measure(measured, runner: runner, device: device, options: reportOptions) { done, total, _ in
                 Task { @MainActor in self.fraction = Double(done) / Double(max(total, 1)) }
@@ -120,9 +120,9 @@ final class BenchmarkModel: ObservableObject {
 
     private func load(_ entry: BundleEntry) async throws -> CoreMLPipeline {
         status = "Loading \(entry.name)"
-        let url = entry.url, units = options.computeUnits
+        let url = entry.url, units = options.computeUnits, residency = options.residency
         return try await Task.detached(priority: .userInitiated) {
-            try await CoreMLPipeline.load(bundleAt: url, computeUnits: units)
+            try await CoreMLPipeline.load(bundleAt: url, computeUnits: units, residency: residency)
         }.value
     }
 

@@ -18,6 +18,7 @@ struct BenchmarkView: View {
                     if let f = model.fraction, model.reportURL == nil { ProgressView(value: f) }
                     LabeledContent("Repeats", value: "\(model.options.repeats) (+\(model.options.warmup) warm-up)")
                     LabeledContent("Compute units", value: model.options.computeUnits.label)
+                    LabeledContent("Graphs", value: model.options.reduceMemory ? "loaded per use (reduced memory)" : "all loaded")
                 }
                 if !model.summary.isEmpty {
                     Section("Results") { ForEach(model.summary, id: \.self) { Text($0).font(.callout) } }

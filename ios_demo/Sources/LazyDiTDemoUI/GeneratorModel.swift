@@ -22,6 +22,8 @@ public final class GeneratorModel: ObservableObject {
     @Published public var seed = 0
     @Published public var method: Method = .lazyDiT { didSet { if method != oldValue { resetResult() } } }
     @Published public var computeUnits: ComputeUnitsChoice = .all
+    /// Load each graph when a step needs it and release them after every run (slower steps, less memory).
+    @Published public var reduceMemory = false
     @Published public private(set) var loadStage: CoreMLPipeline.Stage?
     @Published public private(set) var loadNote: String?
     @Published public private(set) var isBusy = false
@@ -33,6 +35,7 @@ public final class GeneratorModel: ObservableObject {
 
     private var pipeline: CoreMLPipeline?
     private var pipelineUnits: ComputeUnitsChoice?
+    private var pipelineResidency: ResidencyPolicy?
 
     public init() {}
 
@@ -47,8 +50,9 @@ public final class GeneratorModel: ObservableObject {
         return []
     }
 
-    public func refresh() {
-        let found = BundleCatalog.scan()
+    /// Rescans the bundle folders; the scan runs on a background task (it reads and validates every manifest).
+    public func refresh() async {
+        let found = await BundleCatalog.scan()
         bundles = found.entries
         problems = found.problems
         if selected == nil { selectedURL = BundleCatalog.pick(nil, from: bundles)?.url }
@@ -99,21 +103,28 @@ public final class GeneratorModel: ObservableObject {
 
     /// The pipeline for `entry`, loading it (validate, compile once, load functions) when it is not the current one.
     private func loadedPipeline(_ entry: BundleEntry) async throws -> CoreMLPipeline {
-        if let p = pipeline, p.bundle.root == entry.url, pipelineUnits == computeUnits { return p }
+        let residency: ResidencyPolicy = reduceMemory ? .lowMemory : .keepLoaded
+        if let p = pipeline, p.bundle.root == entry.url, pipelineUnits == computeUnits, pipelineResidency == residency {
+            return p
+        }
+        // Release the old pipeline's functions before loading new ones: never two bundles' graphs at once.
         pipeline = nil
         loadStage = .verifying(fraction: 0)
         defer { loadStage = nil }
         let units = computeUnits
         let url = entry.url
+        // Checksums of an already verified bundle come from FileDigestCache.shared: a reload hashes nothing.
         let p = try await Task.detached(priority: .userInitiated) {
-            try await CoreMLPipeline.load(bundleAt: url, computeUnits: units) { stage in
+            try await CoreMLPipeline.load(bundleAt: url, computeUnits: units, residency: residency) { stage in
                 Task { @MainActor in if self.loadStage != nil { self.loadStage = stage } }
             }
         }.value
         pipeline = p
         pipelineUnits = units
+        pipelineResidency = residency
         let how = p.compiledNow ? "Compiled and loaded" : "Loaded (compiled model from cache)"
-        loadNote = "\(how) in \(String(format: "%.1f", p.loadMilliseconds / 1000)) s on \(units.label)"
+        let lean = residency == .keepLoaded ? "" : ", graphs loaded per use"
+        loadNote = "\(how) in \(String(format: "%.1f", p.loadMilliseconds / 1000)) s on \(units.label)\(lean)"
         return p
     }
 

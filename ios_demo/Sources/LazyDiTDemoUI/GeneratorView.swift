@@ -22,8 +22,8 @@ public struct GeneratorView: View {
                 resultSection
             }
             .navigationTitle("LazyDiT")
-            .task { model.refresh() }
-            .refreshable { model.refresh() }
+            .task { await model.refresh() }
+            .refreshable { await model.refresh() }
         }
     }
 
@@ -62,6 +62,7 @@ public struct GeneratorView: View {
             Picker("Compute units", selection: $model.computeUnits) {
                 ForEach(ComputeUnitsChoice.allCases) { Text($0.label).tag($0) }
             }
+            Toggle("Reduce memory", isOn: $model.reduceMemory)
             Button(model.isBusy ? "Working…" : "Generate") { model.generate() }
                 .disabled(model.isBusy || model.selected == nil)
             if let note = model.loadNote { Text(note).font(.caption).foregroundStyle(.secondary) }

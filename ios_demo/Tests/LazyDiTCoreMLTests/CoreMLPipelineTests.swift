@@ -41,6 +41,14 @@ final class CoreMLPipelineTests: XCTestCase {
 
         let cached = try await CoreMLPipeline.load(bundleAt: bundleURL, computeUnits: .cpuOnly, cacheDirectory: cache)
         XCTAssertFalse(cached.compiledNow)
+
+        // Reduced memory, one resident function: prewarm loads both, then interval:2 alternates v0 and v1, so
+        // each of the 10 steps loads its function; the image is the same, and nothing stays loaded after the run.
+        let lean = try await CoreMLPipeline.load(bundleAt: bundleURL, computeUnits: .cpuOnly,
+                                                 residency: .reducedMemory(maxResident: 1), cacheDirectory: cache)
+        let leanResult = try lean.scheduler.run(plan: lean.lazyPlan, classes: trace.classes, noise: noise)
+        XCTAssertEqual(leanResult.image, result.image)
+        XCTAssertEqual(lean.scheduler.runner.functionLoads, 2 + 10)
     }
 }
 #endif

@@ -57,18 +57,37 @@ final class EmbeddedGoldenReplayTests: XCTestCase {
         XCTAssertEqual(result.lazyMask.filter { $0 }.count, 10, "the embedded schedule skips at half of the steps")
     }
 
-    func testEveryCacheSlotHasOneBufferForTheWholeRun() throws {
+    func testSlotBuffersAndBindingsAreMadeOnceForAllRuns() throws {
         let (scheduler, runner) = try makeScheduler()
         let plan = try StepPlan.lazy(bundle.manifest)
         _ = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
         _ = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
+        XCTAssertEqual(runner.bindings, plan.count, "steps are bound once per plan, not once per run or step")
         let slots = bundle.manifest.slots
         XCTAssertEqual(slots.count, 32)
         XCTAssertEqual(slots.filter { $0.hasSuffix("_delta") }.count, 16)
+        // A forecasting full step reads each module's previous output and writes its new one: those 16 slots
+        // get a second buffer (each step writes the one it does not read), every other slot one.
+        let both = StepScheduler<ReplayRunner>.slotsReadAndWrittenTogether(bundle.manifest)
+        XCTAssertEqual(both.count, 16)
+        XCTAssertTrue(both.allSatisfy { !$0.hasSuffix("_delta") })
         for slot in slots {
-            XCTAssertEqual(runner.buffersByName[slot]?.count, 1, "buffers used for \(slot) over two runs")
+            let expected = both.contains(slot) ? 2 : 1
+            XCTAssertEqual(scheduler.bufferCount(ofSlot: slot), expected, slot)
+            XCTAssertEqual(runner.buffersByName[slot]?.count, expected, "buffers used for \(slot) over two runs")
         }
         XCTAssertEqual(runner.buffersByName["x"]?.count, 2, "two latent buffers used in turn")
         XCTAssertEqual(runner.buffersByName["y"]?.count, 1)
+    }
+
+    func testReducedMemoryLoadsOfTheShippedSchedule() throws {
+        // v0 v1, then v2 v3 nine times: two resident functions load each of the four once per run (half the
+        // memory of keeping all four), one resident function reloads at every step.
+        let sequence = try StepPlan.lazy(bundle.manifest).entries.map(\.variant.name)
+        for (limit, loads) in [(1, 20), (2, 4), (4, 4)] {
+            let set = ResidentSet<String, String>(policy: .reducedMemory(maxResident: limit)) { $0 }
+            for name in sequence { _ = try set.value(for: name) }
+            XCTAssertEqual(set.loads, loads, "maxResident \(limit)")
+        }
     }
 }

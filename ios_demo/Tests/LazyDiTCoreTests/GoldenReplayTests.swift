@@ -44,12 +44,16 @@ final class GoldenReplayTests: XCTestCase {
     }
 
     func testRepeatedRunsReuseBuffersAndStayIdentical() throws {
-        let (scheduler, _) = try makeScheduler()
+        let (scheduler, runner) = try makeScheduler()
         let plan = try StepPlan.lazy(bundle.manifest)
         let first = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
         // The cache slots still hold the last run's values: a correct scheduler never reads them before writing.
         let second = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
         XCTAssertEqual(first.image, second.image)
+        // The steps were bound to their buffers once, by the first run; the second only replayed the bindings.
+        XCTAssertEqual(runner.bindings, plan.count)
+        XCTAssertEqual(runner.buffersByName["x"]?.count, 2)
+        for slot in bundle.manifest.slots { XCTAssertEqual(runner.buffersByName[slot]?.count, 1, slot) }
     }
 
     func testReplayRefusesInputsThatDifferFromTheRecording() throws {

@@ -186,6 +186,13 @@ final class BenchmarkOptionsTests: XCTestCase {
         XCTAssertEqual(o.seed, 7)
         XCTAssertEqual(o.classIndex, 2)
         XCTAssertEqual(o.computeUnits, .cpuAndNeuralEngine)
+        XCTAssertFalse(o.reduceMemory)
+        XCTAssertEqual(o.residency, .keepLoaded)
+        let lean = try XCTUnwrap(try BenchmarkOptions.parse(["App", "-benchmark", "1", "-reduce-memory", "1"]))
+        XCTAssertEqual(lean.residency, .lowMemory)
+        XCTAssertThrowsError(try BenchmarkOptions.parse(["App", "-benchmark", "1", "-reduce-memory", "2"])) { error in
+            XCTAssertEqual("\(error)", "-reduce-memory 2: expected 1 or 0")
+        }
         let joined = try XCTUnwrap(try BenchmarkOptions.parse(["App", "-benchmark 1", "-repeat 3"]))
         XCTAssertEqual(joined.repeats, 3)
         XCTAssertNil(try BenchmarkOptions.parse(["App"]))

@@ -85,7 +85,26 @@ final class ReplayRunner: GraphRunner {
         try tensor.floats()
     }
 
-    func run(variant: Manifest.Variant, inputs given: [HostTensor], outputs destinations: [HostTensor]) throws {
+    struct Binding {
+        let variant: Manifest.Variant
+        let inputs: [HostTensor]
+        let outputs: [HostTensor]
+    }
+
+    /// Bindings made so far: a scheduler that binds once per plan makes `plan.count` of them, however many runs.
+    private(set) var bindings = 0
+
+    func bind(variant: Manifest.Variant, inputs: [HostTensor], outputs: [HostTensor]) throws -> Binding {
+        let inputIDs = Set(inputs.map(ObjectIdentifier.init))
+        if let aliased = zip(variant.outputs, outputs).first(where: { inputIDs.contains(ObjectIdentifier($0.1)) }) {
+            throw Mismatch(description: "\(variant.name): output \(aliased.0) is bound to one of its own inputs")
+        }
+        bindings += 1
+        return Binding(variant: variant, inputs: inputs, outputs: outputs)
+    }
+
+    func run(_ binding: Binding) throws {
+        let variant = binding.variant, given = binding.inputs, destinations = binding.outputs
         let i = cursor
         let step = recording.steps[i]
         guard variant.name == step.variant else {

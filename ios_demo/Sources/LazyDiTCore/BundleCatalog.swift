@@ -1,6 +1,5 @@
-#if canImport(SwiftUI) && canImport(CoreML)
+import Dispatch
 import Foundation
-import LazyDiTCore
 
 /// A bundle folder the app can run, with what the screens show about it.
 public struct BundleEntry: Identifiable, Hashable, Sendable {
@@ -46,11 +45,23 @@ public enum BundleCatalog {
         return roots
     }
 
-    /// Every folder with a readable manifest, and one line per folder that has a manifest but cannot be used.
-    public static func scan() -> (entries: [BundleEntry], problems: [String]) {
+    /// Every folder with a readable manifest in `roots` (default: the app's), and one line per folder that has a
+    /// manifest but cannot be used.
+    ///
+    /// Scanning reads and validates every manifest, so it runs on a background task, never on the caller's
+    /// executor: a screen on the main actor awaits it without blocking its frames.
+    public static func scan(roots given: [(URL, BundleEntry.Source)]? = nil) async
+        -> (entries: [BundleEntry], problems: [String]) {
+        let searched = given ?? roots()
+        return await Task.detached(priority: .userInitiated) { scanNow(searched) }.value
+    }
+
+    /// The synchronous scan behind `scan(roots:)`; internal so that nothing on the main thread calls it.
+    static func scanNow(_ roots: [(URL, BundleEntry.Source)]) -> (entries: [BundleEntry], problems: [String]) {
+        dispatchPrecondition(condition: .notOnQueue(.main))
         var entries: [BundleEntry] = []
         var problems: [String] = []
-        for (root, source) in roots() {
+        for (root, source) in roots {
             let children = (try? FileManager.default.contentsOfDirectory(
                 at: root, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles])) ?? []
             for folder in children.sorted(by: { $0.lastPathComponent < $1.lastPathComponent }) {
@@ -68,7 +79,7 @@ public enum BundleCatalog {
                         numSteps: m.steps.count, laziness: m.schedule.laziness, fingerprint: m.model.fingerprint,
                         classNames: m.classes.names.isEmpty ? (0..<m.classes.count).map(String.init) : m.classes.names))
                 } catch {
-                    problems.append("\(folder.lastPathComponent): \(error.localizedDescription)")
+                    problems.append("\(folder.lastPathComponent): \((error as? LazyDiTError)?.message ?? error.localizedDescription)")
                 }
             }
         }
@@ -86,4 +97,3 @@ public enum BundleCatalog {
         entries.first { $0.isDense && $0.numSteps == steps && $0.fingerprint == entry.fingerprint && $0.url != entry.url }
     }
 }
-#endif
