@@ -14,6 +14,7 @@ without a Swift toolchain:
 
 The Xcode project is never built here (it needs the iOS SDK); these checks are all it gets off a Mac.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -134,17 +135,21 @@ def test_recorded_steps_chain_bitwise_as_the_replay_runner_asserts(tiny):
     manifest, trace, steps = tiny
     d = TINY / "steps"
     x = np.fromfile(TINY / "golden" / trace["noise"], dtype="<f4").reshape(trace["shape"])
-    slots = {s: np.zeros(manifest["tensors"]["cache"]["shape"], dtype=DTYPES[manifest["tensors"]["cache"]["dtype"]])
-             for s in manifest["slots"]}
+    slots = {
+        s: np.zeros(manifest["tensors"]["cache"]["shape"], dtype=DTYPES[manifest["tensors"]["cache"]["dtype"]])
+        for s in manifest["slots"]
+    }
     variants = {v["name"]: v for v in manifest["variants"]}
     for rec, step in zip(steps["steps"], manifest["steps"]):
         v = variants[rec["variant"]]
         ins = {t["name"]: _tensor(d, t) for t in rec["inputs"]}
-        expected = {"x": x.astype(DTYPES[manifest["tensors"]["x"]["dtype"]]),
-                    "t": np.array([step["timestep"]], dtype=DTYPES[manifest["tensors"]["t"]["dtype"]]),
-                    "y": np.array(trace["classes"], dtype="<i4"),
-                    "coef": np.array(step["coef"], dtype=DTYPES[manifest["tensors"]["coef"]["dtype"]]),
-                    **{r: slots[r] for r in v["reads"]}}
+        expected = {
+            "x": x.astype(DTYPES[manifest["tensors"]["x"]["dtype"]]),
+            "t": np.array([step["timestep"]], dtype=DTYPES[manifest["tensors"]["t"]["dtype"]]),
+            "y": np.array(trace["classes"], dtype="<i4"),
+            "coef": np.array(step["coef"], dtype=DTYPES[manifest["tensors"]["coef"]["dtype"]]),
+            **{r: slots[r] for r in v["reads"]},
+        }
         for name, want in expected.items():
             assert ins[name].tobytes() == want.tobytes(), (rec["index"], name)
         outs = [_tensor(d, t) for t in rec["outputs"]]
@@ -158,8 +163,10 @@ def test_make_fixtures_script_copies_and_refuses_bundles_without_golden(tmp_path
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     script.copy_complete(TINY_COREML, tmp_path / "copy")
-    assert load_bundle(tmp_path / "copy").manifest["model"]["fingerprint"] == \
-        _json(TINY_COREML / "manifest.json")["model"]["fingerprint"]
+    assert (
+        load_bundle(tmp_path / "copy").manifest["model"]["fingerprint"]
+        == _json(TINY_COREML / "manifest.json")["model"]["fingerprint"]
+    )
     with pytest.raises(UserError, match=r"golden/trace.json: missing; export the bundle with a target that runs here"):
         script.record_steps(TINY_COREML, tmp_path / "steps", None)
     assert script.main([str(TINY_COREML), "--name", "x", "--fixtures", str(tmp_path / "f")]) == 2
@@ -175,9 +182,13 @@ def coreml_io_types(package: Path) -> dict[str, dict[str, dict[str, str]]]:
 
     names = FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name
     spec = ct.utils.load_spec(str(package))
-    return {f.name: {"inputs": {x.name: names(x.type.multiArrayType.dataType) for x in f.input},
-                     "outputs": {x.name: names(x.type.multiArrayType.dataType) for x in f.output}}
-            for f in spec.description.functions}
+    return {
+        f.name: {
+            "inputs": {x.name: names(x.type.multiArrayType.dataType) for x in f.input},
+            "outputs": {x.name: names(x.type.multiArrayType.dataType) for x in f.output},
+        }
+        for f in spec.description.functions
+    }
 
 
 def assert_one_float_dtype(package: Path, manifest: dict) -> None:
@@ -211,9 +222,27 @@ def test_coreml_export_types_every_tensor_with_one_dtype(tmp_path):
     ckpt = tmp_path / "tiny.safetensors"
     save_safetensors(dit, str(ckpt), dtype=torch.float32, sampling={"cfg_scale": 1.5, "num_steps": 4})
     out = tmp_path / "bundle"
-    done = subprocess.run([sys.executable, "-m", "lazydit.cli", "export", "--checkpoint", str(ckpt), "--schedule",
-                           "interval:2", "--steps", "4", "--targets", "coreml", "--out", str(out)],
-                          capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--checkpoint",
+            str(ckpt),
+            "--schedule",
+            "interval:2",
+            "--steps",
+            "4",
+            "--targets",
+            "coreml",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = _json(out / "manifest.json")
     assert manifest["targets"]["coreml"]["dtype"] == "float16"
@@ -236,10 +265,10 @@ def test_package_manifest_references_existing_sources():
     for kind, name, rest in targets:
         folder = IOS / ("Tests" if kind == "testTarget" else "Sources") / name
         assert list(folder.glob("*.swift")), f"{folder} has no Swift sources"
-        for deps in re.findall(r'dependencies:\s*\[([^\]]*)\]', rest):
+        for deps in re.findall(r"dependencies:\s*\[([^\]]*)\]", rest):
             for dep in re.findall(r'"([^"]+)"', deps):
                 assert dep in names, f"{name} depends on unknown target {dep}"
-        for paths in re.findall(r'exclude:\s*\[([^\]]*)\]', rest):
+        for paths in re.findall(r"exclude:\s*\[([^\]]*)\]", rest):
             for p in re.findall(r'"([^"]+)"', paths):
                 assert (folder / p).exists(), f"{name} excludes missing {p}"
     for product, members in re.findall(r'\.library\(name:\s*"([^"]+)",\s*targets:\s*\[([^\]]*)\]', text):
@@ -265,7 +294,7 @@ def _tokens(text: str):
             end = pos + 1
             while text[end] != '"':
                 end += 2 if text[end] == "\\" else 1
-            yield ("str", text[pos + 1:end])
+            yield ("str", text[pos + 1 : end])
             pos = end + 1
         else:
             m = re.compile(r"[A-Za-z0-9_$./<>+\-]+").match(text, pos)
@@ -413,3 +442,17 @@ def test_committed_ios_files_hold_no_machine_paths():
         if f.is_file() and f.suffix in {".swift", ".md", ".py", ".pbxproj", ".xcscheme", ".plist", ".json"}:
             text = f.read_text(errors="ignore")
             assert "/work/" not in text and "/tmp/" not in text and "/root/" not in text, f
+
+
+def test_measure_script_stores_the_weights_once_whatever_the_function_count():
+    pytest.importorskip("coremltools")
+    spec = importlib.util.spec_from_file_location("measure_coreml_package",
+                                                  IOS / "Scripts" / "measure_coreml_package.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    result = script.measure(TINY_COREML)
+    rows = result["rows"]
+    assert [r["functions"] for r in rows] == [1, 2]
+    assert rows[0]["weight_bytes"] == rows[1]["weight_bytes"] > 0, "a second function must not copy the weights"
+    assert rows[1]["program_bytes"] > rows[0]["program_bytes"]
+    assert rows[-1]["package_bytes"] == result["shipped_package_bytes"]
