@@ -49,18 +49,21 @@ def infer_config(state_dict: dict[str, torch.Tensor], num_heads: int | None = No
         if num_heads is None:
             raise UserError(f"cannot tell the head count of a DiT with hidden size {hidden}; pass --num-heads")
     # The official label table has one extra row (the null class) when class dropout is on.
-    return DiTConfig(
-        input_size=grid * patch,
-        patch_size=patch,
-        in_channels=in_channels,
-        hidden_size=hidden,
-        depth=depth,
-        num_heads=num_heads,
-        mlp_ratio=mlp_hidden / hidden,
-        class_dropout_prob=0.1,
-        num_classes=table - 1,
-        learn_sigma=out == 2 * in_channels,
-    )
+    try:
+        return DiTConfig(
+            input_size=grid * patch,
+            patch_size=patch,
+            in_channels=in_channels,
+            hidden_size=hidden,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_hidden / hidden,
+            class_dropout_prob=0.1,
+            num_classes=table - 1,
+            learn_sigma=out == 2 * in_channels,
+        )
+    except ValueError as e:
+        raise UserError(f"the checkpoint's shapes make no DiT ({e}); check --num-heads or --model") from None
 
 
 def _read_pt(path: Path, weights: str) -> dict[str, torch.Tensor]:
@@ -160,6 +163,8 @@ def load_dit(
     for k, v in sd.items():
         if tuple(v.shape) != tuple(expected[k].shape):
             raise UserError(f"{path}: {k} has shape {tuple(v.shape)}, the config needs {tuple(expected[k].shape)}")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise UserError(f"{path}: {k} holds NaN or infinite values; the checkpoint is damaged, re-download it")
     model.load_state_dict({k: v.float() for k, v in sd.items()})
     model.sampling_defaults = dict(meta.sampling)
     if meta.class_names is not None and len(meta.class_names) == config.num_classes:

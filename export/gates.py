@@ -12,6 +12,7 @@ module is computed when ``keep >= 0.5`` and skipped (its cached output reused) o
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +150,10 @@ def load_gates(path: str | Path) -> tuple[LazyGates, GatesMeta]:
             raise UserError(
                 f"{path}: tensor {m}.weight should have shape {expected}, found {None if t is None else tuple(t.shape)}"
             )
+        if not bool(torch.isfinite(t).all()):
+            raise UserError(f"{path}: tensor {m}.weight holds NaN or infinite values; retrain the gates")
+    if not math.isfinite(meta.cfg_scale):
+        raise UserError(f"{path}: cfg_scale {meta.cfg_scale} is not a finite number; retrain the gates")
     gates = LazyGates(meta.num_steps, meta.depth, meta.hidden_size)
     gates.load_state_tensors(tensors)
     return gates, meta

@@ -8,6 +8,7 @@
 * Core ML: one ML program per variant, merged into one multifunction ``.mlpackage`` whose identical weights
   ``save_multifunction`` deduplicates (iOS 18 / macOS 15).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,9 @@ from tqdm.auto import tqdm
 # (``input_names`` / ``output_names``).
 
 
-def lower_executorch(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], path: Path,
-                     progress: bool = True) -> dict:
+def lower_executorch(
+    graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], path: Path, progress: bool = True
+) -> dict:
     """Write one multi-method ``.pte``; returns delegation info per method."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.devtools.backend_debug import get_delegation_info
@@ -38,11 +40,17 @@ def lower_executorch(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple
         d = get_delegation_info(edge.exported_program(name).graph_module)
         df = d.get_operator_delegation_dataframe()
         cols = list(df.columns)
-        non = {str(r[cols[0]]): int(r[cols[2]]) for _, r in df.iterrows()
-               if int(r[cols[2]]) > 0 and str(r[cols[0]]) not in ("Total", "getitem")}
-        info[name] = {"delegated_subgraphs": int(d.num_delegated_subgraphs),
-                      "delegated_nodes": int(d.num_delegated_nodes),
-                      "non_delegated_nodes": int(d.num_non_delegated_nodes), "non_delegated_ops": non}
+        non = {
+            str(r[cols[0]]): int(r[cols[2]])
+            for _, r in df.iterrows()
+            if int(r[cols[2]]) > 0 and str(r[cols[0]]) not in ("Total", "getitem")
+        }
+        info[name] = {
+            "delegated_subgraphs": int(d.num_delegated_subgraphs),
+            "delegated_nodes": int(d.num_delegated_nodes),
+            "non_delegated_nodes": int(d.num_non_delegated_nodes),
+            "non_delegated_ops": non,
+        }
     program = edge.to_executorch()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
@@ -50,7 +58,9 @@ def lower_executorch(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple
     return info
 
 
-def lower_onnx(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], folder: Path, progress: bool = True) -> dict:
+def lower_onnx(
+    graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], folder: Path, progress: bool = True
+) -> dict:
     """One ``.onnx`` per variant and one shared ``weights.bin``; returns {variant: file name}."""
     import onnx
     from onnx import numpy_helper
@@ -60,14 +70,22 @@ def lower_onnx(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], fol
     with tempfile.TemporaryDirectory() as tmp:
         for name, g in tqdm(graphs.items(), desc="onnx: export", leave=False, disable=not progress):
             f = Path(tmp) / f"{name}.onnx"
-            torch.onnx.export(g, inputs[name], str(f), dynamo=True, input_names=g.input_names,
-                              output_names=g.output_names, external_data=True, verbose=False)
+            torch.onnx.export(
+                g,
+                inputs[name],
+                str(f),
+                dynamo=True,
+                input_names=g.input_names,
+                output_names=g.output_names,
+                external_data=True,
+                verbose=False,
+            )
             models[name] = onnx.load(str(f), load_external_data=True)
     # Initializers with the same bytes are written once, whatever their names: the exporter folds transposed
     # weights into constants named per graph (val_50 in one, val_61 in another). Every graph points into weights.bin.
     offsets: dict[tuple, tuple[int, int]] = {}
     with open(folder / "weights.bin", "wb") as wf:
-        for name, m in models.items():
+        for m in models.values():
             for init in m.graph.initializer:
                 raw = numpy_helper.to_array(init).tobytes()
                 if len(raw) <= 64 or init.data_type == onnx.TensorProto.INT64:
@@ -98,8 +116,14 @@ def lower_onnx(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], fol
     return files
 
 
-def lower_coreml(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], path: Path, fp16: bool = True,
-                 palettize_bits: int | None = None, progress: bool = True) -> dict:
+def lower_coreml(
+    graphs: dict[str, torch.nn.Module],
+    inputs: dict[str, tuple],
+    path: Path,
+    fp16: bool = True,
+    palettize_bits: int | None = None,
+    progress: bool = True,
+) -> dict:
     """One multifunction ``.mlpackage`` (function per variant); returns {variant: function name}."""
     import coremltools as ct
 
@@ -117,15 +141,19 @@ def lower_coreml(graphs: dict[str, torch.nn.Module], inputs: dict[str, tuple], p
                 dtype = io_dtype if t.dtype.is_floating_point else _np_dtype(t.dtype)
                 ct_inputs.append(ct.TensorType(name=n, shape=tuple(t.shape), dtype=dtype))
             mlmodel = ct.convert(
-                traced, inputs=ct_inputs, outputs=[ct.TensorType(name=n, dtype=io_dtype) for n in g.output_names],
-                convert_to="mlprogram", minimum_deployment_target=ct.target.iOS18,
+                traced,
+                inputs=ct_inputs,
+                outputs=[ct.TensorType(name=n, dtype=io_dtype) for n in g.output_names],
+                convert_to="mlprogram",
+                minimum_deployment_target=ct.target.iOS18,
                 compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32,
             )
             if palettize_bits:
                 from coremltools.optimize.coreml import OpPalettizerConfig, OptimizationConfig, palettize_weights
 
-                mlmodel = palettize_weights(mlmodel, OptimizationConfig(
-                    global_config=OpPalettizerConfig(mode="kmeans", nbits=palettize_bits)))
+                mlmodel = palettize_weights(
+                    mlmodel, OptimizationConfig(global_config=OpPalettizerConfig(mode="kmeans", nbits=palettize_bits))
+                )
             p = Path(tmp) / f"{name}.mlpackage"
             mlmodel.save(str(p))
             if desc is None:

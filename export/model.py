@@ -41,6 +41,21 @@ class DiTConfig:
     num_classes: int = 1000
     learn_sigma: bool = True
 
+    def __post_init__(self) -> None:
+        # A config comes from a file or a command line: refuse what no DiT can be, with the reason.
+        for name in ("input_size", "patch_size", "in_channels", "hidden_size", "depth", "num_heads", "num_classes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"{self.num_heads} heads do not divide hidden size {self.hidden_size}")
+        if self.input_size % self.patch_size:
+            raise ValueError(f"patch size {self.patch_size} does not divide input size {self.input_size}")
+        if not (isinstance(self.mlp_ratio, (int, float)) and math.isfinite(self.mlp_ratio) and self.mlp_ratio > 0):
+            raise ValueError(f"mlp_ratio must be a positive number, got {self.mlp_ratio!r}")
+        if not (isinstance(self.class_dropout_prob, (int, float)) and 0 <= self.class_dropout_prob < 1):
+            raise ValueError(f"class_dropout_prob must be in [0, 1), got {self.class_dropout_prob!r}")
+
     @property
     def out_channels(self) -> int:
         return self.in_channels * 2 if self.learn_sigma else self.in_channels

@@ -14,8 +14,11 @@ output (``hold``, the paper) or its first-order forecast from the last two compu
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from lazydit.errors import UserError
 from lazydit.files import atomic_write
@@ -44,9 +47,13 @@ class Schedule:
     def __post_init__(self) -> None:
         # Any nested sequence (lists, numpy's tolist()) is stored as tuples of bools, so no caller can change it.
         try:
-            skip = tuple(tuple(tuple(bool(v) for v in m) for m in step) for step in self.skip)
+            skip = tuple(tuple(tuple(m) for m in step) for step in self.skip)
         except TypeError:
-            raise UserError("schedule skip masks must be nested lists [step][block][attn, mlp] of booleans") from None
+            skip = None
+        # Only true booleans (numpy's too): bool(NaN) and bool(2) are True, which would skip silently.
+        if skip is None or not all(isinstance(v, (bool, np.bool_)) for step in skip for m in step for v in m):
+            raise UserError("schedule skip masks must be nested lists [step][block][attn, mlp] of true/false")
+        skip = tuple(tuple(tuple(bool(v) for v in m) for m in step) for step in skip)
         object.__setattr__(self, "skip", skip)
 
     @property
@@ -153,12 +160,18 @@ def load_schedule(path: Path) -> Schedule:
             details=d.get("details", {}),
             reuse=str(d.get("reuse", "hold")),
         )
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise UserError(f"{path}: schedule is missing or has a bad field ({e})") from None
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
     try:
         ddim_timesteps(s.num_steps)
     except ValueError as e:
         raise UserError(f"{path}: {e}") from None
+    if s.cfg_scale is not None and not (isinstance(s.cfg_scale, (int, float)) and math.isfinite(s.cfg_scale)):
+        raise UserError(f"{path}: cfg_scale {s.cfg_scale!r} is not a finite number; calibrate the schedule again")
+    if s.max_cache_age < 1:
+        raise UserError(f"{path}: max_cache_age must be at least 1, got {s.max_cache_age}")
     s.validate(path)
     return s
 

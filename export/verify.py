@@ -34,6 +34,12 @@ def runnable_backends(manifest: dict) -> list[str]:
     return out
 
 
+def _what_is_wrong(err: float) -> str:
+    if np.isfinite(err):
+        return "the export is wrong, please report it"
+    return "the graphs compute non-finite values: check the checkpoint's weights and the guidance scale"
+
+
 @torch.no_grad()
 def verify_bundle(
     root: Path,
@@ -72,10 +78,11 @@ def verify_bundle(
                 float(np.abs(np.asarray(g, dtype=np.float32) - r.float().numpy()).max()) for g, r in zip(got, ref)
             )
             errs[v["name"]] = err
-            if err > tol["variant"]:
+            # "not err <= tol": NaN compares false with everything, so a NaN error must fail, not pass.
+            if not err <= tol["variant"]:
                 raise UserError(
                     f"{backend_name} variant {v['name']} differs from eager by {err:.3g} "
-                    f"(tolerance {tol['variant']}); the export is wrong, please report it"
+                    f"(tolerance {tol['variant']}); {_what_is_wrong(err)}"
                 )
         report["variants"][backend_name] = errs
         if "decoder" in m:
@@ -99,10 +106,10 @@ def verify_bundle(
         ).images
         err = float(np.abs(result.latent.astype(np.float32) - eager.float().numpy()).max())
         report["trajectory"][backend_name] = err
-        if err > tol["trajectory"]:
+        if not err <= tol["trajectory"] or not np.isfinite(result.latent).all():
             raise UserError(
                 f"{backend_name} trajectory differs from eager sampling by {err:.3g} "
-                f"(tolerance {tol['trajectory']}); the export is wrong, please report it"
+                f"(tolerance {tol['trajectory']}); {_what_is_wrong(err)}"
             )
         if progress:
             tqdm.write(
@@ -118,10 +125,10 @@ def _check_decoder(backend, backend_name: str, bundle, decoder, dtype, tol: dict
     err = float(
         np.abs(np.asarray(backend.run_decoder(lat.numpy()), dtype=np.float32) - decoder(lat).float().numpy()).max()
     )
-    if err > tol["variant"]:
+    if not err <= tol["variant"]:
         raise UserError(
             f"{backend_name} decoder differs from eager by {err:.3g} (tolerance {tol['variant']}); "
-            "the export is wrong, please report it"
+            f"{_what_is_wrong(err)}"
         )
     return err
 

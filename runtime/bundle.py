@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -33,10 +34,11 @@ class Bundle:
         return {v["name"]: v for v in self.manifest["variants"]}
 
     def path(self, rel: str) -> Path:
-        return self.root / rel
+        """A file the manifest names, inside the bundle (every such path was checked by :func:`load_bundle`)."""
+        return contained_path(self.root, rel, self.root / "manifest.json")
 
     def tensor_spec(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
-        spec = self.manifest["tensors"]["cache" if name.startswith("cache_") else name]
+        spec = self.manifest["tensors"]["cache" if name.startswith(("cache_", "new_cache_")) else name]
         return tuple(spec["shape"]), np.dtype(DTYPES[spec["dtype"]])
 
     def has_target(self, target: str) -> bool:
@@ -49,6 +51,33 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def contained_path(root: Path, rel: str, mpath: Path) -> Path:
+    """``root/rel`` once ``rel`` is a relative, normalised path with no ``..`` component that resolves (symlinks
+    followed) inside ``root``; the bundle folder itself may be a symlink. Checked before anything is opened."""
+    inside = "a bundle's paths must stay inside the bundle"
+    p = PurePosixPath(rel)
+    if not rel or p.is_absolute() or "\\" in rel or ":" in p.parts[0]:
+        raise UserError(f"{mpath}: path {rel!r} is not relative; {inside}")
+    if ".." in p.parts:
+        raise UserError(f"{mpath}: path {rel!r} has a '..' component; {inside}")
+    if str(p) != rel:
+        raise UserError(f"{mpath}: path {rel!r} is not normalised (write {str(p)!r}); {inside}")
+    real_root = root.resolve()
+    target = (root / rel).resolve()
+    if target != real_root and real_root not in target.parents:
+        raise UserError(f"{mpath}: path {rel!r} leads outside the bundle through a symlink; {inside}")
+    return root / rel
+
+
+def manifest_paths(m: dict) -> list[str]:
+    """Every path a manifest names: listed files, graphs of every target, the schedule and its heat map."""
+    paths = list(m["files"])
+    for target, t in m["targets"].items():
+        paths += _target_files(target, t)
+    paths += [m["schedule"][k] for k in ("file", "heatmap") if k in m["schedule"]]
+    return paths
 
 
 def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
@@ -70,6 +99,8 @@ def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
             f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}); upgrade lazydit or re-export the bundle"
         )
     _validate_schema(manifest, mpath)
+    for rel in manifest_paths(manifest):
+        contained_path(root, rel, mpath)
     _validate_consistency(manifest, mpath)
     files = manifest["files"]
     for rel, meta in files.items():
@@ -112,7 +143,30 @@ def _validate_schema(manifest: dict, mpath: Path) -> None:
         raise UserError(f"{mpath}: invalid manifest at {where}: {e.message}") from None
 
 
+# Where each target keeps its per-variant graphs, and what one is called in an error.
+_TARGET_GRAPHS = {"executorch": ("methods", "method"), "onnx": ("graphs", "graph"), "coreml": ("functions", "function")}
+
+
+def _finite(value: float, what: str, mpath: Path) -> None:
+    if not math.isfinite(value):
+        raise UserError(f"{mpath}: {what} is {value}, not a finite number; the manifest is damaged, re-export it")
+
+
 def _validate_consistency(m: dict, mpath: Path) -> None:
+    _finite(m["guidance_scale"], "guidance_scale", mpath)
+    for s in m["steps"]:
+        for c in s["coef"]:
+            _finite(c, f"step {s['index']} coef", mpath)
+        _finite(s["timestep"], f"step {s['index']} timestep", mpath)
+    for v in m["variants"]:
+        for r in (v.get("forecast") or {}).values():
+            _finite(r, f"variant {v['name']} forecast ratio", mpath)
+    for target, (key, what) in _TARGET_GRAPHS.items():
+        if target in m["targets"]:
+            have = m["targets"][target].get(key, {})
+            for v in m["variants"]:
+                if v["name"] not in have:
+                    raise UserError(f"{mpath}: variant {v['name']} has no {target} {what}; re-export the bundle")
     cfg = m["model"]["config"]
     batch = m["batch"]
     guided = m["guidance_scale"] != 1.0

@@ -15,9 +15,13 @@ from .common import (
     add_model_args,
     comma_list,
     finite_float,
+    image_count,
+    int_in_range,
     load_model,
     non_negative_int,
     positive_int,
+    step_count,
+    thread_count,
 )
 from .train import DEVICES
 
@@ -244,7 +248,12 @@ def _add_latency_set_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="re-export the bundles")
     p.add_argument("--repeat", type=positive_int, default=10, help="timed rounds (each runs every configuration once)")
     p.add_argument("--warmup", type=non_negative_int, default=1, help="untimed runs per configuration")
-    p.add_argument("--threads", type=non_negative_int, default=2, help="thread count of every runtime")
+    p.add_argument(
+        "--threads",
+        type=int_in_range(0, 256),
+        default=2,
+        help="thread count of every runtime (0: each runtime's own default)",
+    )
 
 
 def register(sub) -> None:
@@ -266,7 +275,7 @@ def register(sub) -> None:
         "lazydit bench size --steps 20 --targets executorch,onnx",
     )
     add_model_args(p)
-    p.add_argument("--steps", type=positive_int, default=50, help="sampling steps of both schedules")
+    p.add_argument("--steps", type=step_count, default=50, help="sampling steps of both schedules")
     p.add_argument(
         "--schedule", default="interval:2", metavar="SOURCE", help="the lazy schedule (interval:2 = 50%% lazy)"
     )
@@ -286,7 +295,7 @@ def register(sub) -> None:
     )
     p.add_argument("--model", default="DiT-XL/2", metavar="NAME", help="official architecture")
     p.add_argument("--checkpoint", type=Path, default=None, metavar="FILE", help="real weights instead of random ones")
-    p.add_argument("--steps", type=positive_int, default=20, help="sampling steps")
+    p.add_argument("--steps", type=step_count, default=20, help="sampling steps")
     p.add_argument("--verify", action="store_true", help="also check every variant against eager PyTorch")
     p.add_argument(
         "--schedule", default="interval:2", metavar="SOURCE", help="interval:2 (50%% lazy) or ddim (dense, one graph)"
@@ -304,7 +313,7 @@ def register(sub) -> None:
     p.add_argument("--bundle", type=Path, default=Path("out/demo/lazydit-20"), metavar="DIR", help="bundle folder")
     p.add_argument("--backend", choices=PY_BACKENDS, default="executorch", help="Python-runtime backend")
     p.add_argument("--repeat", type=positive_int, default=20, help="timed runs")
-    p.add_argument("--threads", type=positive_int, default=None, help="threads of the backend")
+    p.add_argument("--threads", type=thread_count, default=None, help="threads of the backend")
     p.add_argument("--out", type=Path, default=Path("out/bench/overhead.json"), help="report file")
     p.set_defaults(func=cmd_bench_overhead)
 
@@ -406,8 +415,8 @@ def register(sub) -> None:
         "lazydit bench quality --quick",
     )
     add_model_args(p)
-    p.add_argument("--n", type=positive_int, default=500, help="samples per configuration (FID)")
-    p.add_argument("--paired-n", type=positive_int, default=500, help="samples compared with the DDIM-50 reference")
+    p.add_argument("--n", type=image_count, default=500, help="samples per configuration (FID)")
+    p.add_argument("--paired-n", type=image_count, default=500, help="samples compared with the DDIM-50 reference")
     p.add_argument("--ddim", default=None, metavar="LIST", help="DDIM step counts, e.g. 5,7,10,14,20,25")
     p.add_argument(
         "--lazy",
@@ -424,7 +433,7 @@ def register(sub) -> None:
         help="time the step graphs with the native runner (else with the Python runtime)",
     )
     p.add_argument("--repeat", type=positive_int, default=10, help="timed runs per step graph")
-    p.add_argument("--threads", type=positive_int, default=2, help="thread count of the runtime")
+    p.add_argument("--threads", type=thread_count, default=2, help="thread count of the runtime")
     p.add_argument(
         "--bundle-dir",
         type=Path,
@@ -458,5 +467,5 @@ def register(sub) -> None:
     )
     p.add_argument("--preset", choices=TRAIN_PRESETS, default="fashion-dit-cpu", help="train-dit preset")
     p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train")
-    p.add_argument("--steps", type=positive_int, default=20, help="timed training steps")
+    p.add_argument("--steps", type=step_count, default=20, help="timed training steps")
     p.set_defaults(func=cmd_bench_train_speed)

@@ -39,23 +39,32 @@ def add_command(sub, name: str, summary: str, description: str, example: str) ->
     )
 
 
-def int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+def int_in_range(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer from ``minimum`` to ``maximum`` (no upper bound when None)."""
+    bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {text!r}")
         return value
 
     return parse
 
 
-positive_int = int_at_least(1)
-non_negative_int = int_at_least(0)
+positive_int = int_in_range(1)
+non_negative_int = int_in_range(0)
+# Bounds a user can type anything into. Steps: DDIM respaces the 1000 training timesteps. Seeds: every port's
+# generator takes a 63-bit seed (numpy's PCG64, Java's long, Swift's UInt64). Threads and images: far past any
+# phone or desktop, short of exhausting memory.
+step_count = int_in_range(1, 1000)
+seed_value = int_in_range(0, 2**63 - 1)
+thread_count = int_in_range(1, 256)
+image_count = int_in_range(1, 100_000)
+batch_size = int_in_range(1, 1024)
 
 
 def finite_float(text: str) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 from lazydit.export.names import DATASETS
 from lazydit.models import CLASSIFIER
 
-from .common import add_command, add_model_args, non_negative_int, positive_int
+from .common import add_command, add_model_args, batch_size, image_count, positive_int, seed_value
 
 
 def cmd_eval(args) -> None:
@@ -56,11 +56,11 @@ def register(sub) -> None:
         help="comma-separated schedule sources: ddim:N, lazy:N[:GATES], interval:N:K, lazydit:N, "
         "schedule:PATH, embedded; each optionally @hold or @forecast",
     )
-    p.add_argument("--n", type=positive_int, default=1000, help="samples per configuration (balanced over classes)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="sample i uses noise seed SEED+i")
+    p.add_argument("--n", type=image_count, default=1000, help="samples per configuration (balanced over classes)")
+    p.add_argument("--seed", type=seed_value, default=0, help="sample i uses noise seed SEED+i")
     p.add_argument("--reference-steps", type=positive_int, default=50, help="dense DDIM steps of the paired reference")
     p.add_argument(
-        "--paired-n", type=positive_int, default=None, help="samples in the PSNR/SSIM comparison (default: --n)"
+        "--paired-n", type=image_count, default=None, help="samples in the PSNR/SSIM comparison (default: --n)"
     )
     p.add_argument(
         "--classifier",
@@ -78,6 +78,6 @@ def register(sub) -> None:
         help="Inception FID against this many test images (a fixed random subset; default: all)",
     )
     p.add_argument("--bootstrap", type=positive_int, default=10, help="bootstrap replicates for the FID std")
-    p.add_argument("--batch-size", type=positive_int, default=200, help="images sampled per forward batch")
+    p.add_argument("--batch-size", type=batch_size, default=200, help="images sampled per forward batch")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for eval.json and samples.png")
     p.set_defaults(func=cmd_eval)

@@ -11,10 +11,10 @@ from .common import (
     add_command,
     add_model_args,
     add_schedule_args,
+    batch_size,
     comma_list,
     finite_float,
     load_model,
-    positive_int,
     schedule_from_args,
 )
 
@@ -109,7 +109,7 @@ def register(sub) -> None:
         help=f"comma-separated: {', '.join(TARGETS)}",
     )
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="graph dtype (Core ML graphs are float16)")
-    p.add_argument("--batch", type=positive_int, default=1, help="images per run baked into the graphs")
+    p.add_argument("--batch", type=batch_size, default=1, help="images per run baked into the graphs")
     p.add_argument(
         "--vae",
         type=Path,

@@ -7,7 +7,7 @@ from pathlib import Path
 from lazydit.errors import UserError
 from lazydit.runtime.backends import BACKENDS
 
-from .common import add_command, non_negative_int, positive_int
+from .common import add_command, image_count, non_negative_int, seed_value, thread_count
 
 
 def _classes(args, count: int) -> list[int]:
@@ -91,8 +91,8 @@ def register(sub) -> None:
         metavar="LIST",
         help="comma-separated classes, cycled over the images (default: every class in turn)",
     )
-    p.add_argument("--seed", type=non_negative_int, default=0, help="image i uses seed SEED+i")
-    p.add_argument("--n", type=positive_int, default=10, help="number of images")
-    p.add_argument("--threads", type=positive_int, default=None, help="threads of the backend (default: its own)")
+    p.add_argument("--seed", type=seed_value, default=0, help="image i uses seed SEED+i")
+    p.add_argument("--n", type=image_count, default=10, help="number of images")
+    p.add_argument("--threads", type=thread_count, default=None, help="threads of the backend (default: its own)")
     p.add_argument("--out", type=Path, default=Path("out/samples.png"), help="PNG grid of the images")
     p.set_defaults(func=cmd_sample)

@@ -8,7 +8,17 @@ from lazydit.errors import UserError
 from lazydit.export.names import DATASETS, REUSE_MODES, TRAIN_PRESETS
 from lazydit.models import CLASSIFIER, EMBEDDED_STEPS
 
-from .common import add_command, add_model_args, finite_float, fraction, load_model, non_negative_int, positive_int
+from .common import (
+    add_command,
+    add_model_args,
+    batch_size,
+    finite_float,
+    fraction,
+    load_model,
+    positive_int,
+    seed_value,
+    step_count,
+)
 
 DEVICES = ("cpu", "cuda")
 
@@ -112,7 +122,7 @@ def register(sub) -> None:
         "--out", type=Path, default=Path("runs/fashion-dit-s4"), help="run folder (resumes if it holds a checkpoint)"
     )
     p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train")
-    p.add_argument("--steps", type=positive_int, default=None, help="training steps instead of the preset's")
+    p.add_argument("--steps", type=step_count, default=None, help="training steps instead of the preset's")
     p.add_argument("--dataset", choices=DATASETS, default=None, help="data set instead of the preset's")
     p.add_argument("--max-minutes", type=finite_float, default=None, help="stop (with a checkpoint) after this long")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
@@ -142,7 +152,7 @@ def register(sub) -> None:
         "lazydit train-gates --steps 20 --target-laziness 0.5 --out out/gates-20.safetensors",
     )
     add_model_args(p)
-    p.add_argument("--steps", type=positive_int, default=EMBEDDED_STEPS, help="DDIM sampling steps the gates are for")
+    p.add_argument("--steps", type=step_count, default=EMBEDDED_STEPS, help="DDIM sampling steps the gates are for")
     p.add_argument(
         "--out",
         type=Path,
@@ -150,7 +160,7 @@ def register(sub) -> None:
         help="gates file (.safetensors); default out/gates/CHECKPOINT.gates-STEPS.safetensors",
     )
     p.add_argument("--iterations", type=positive_int, default=500, help="optimizer steps")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="global batch (split over torchrun processes)")
+    p.add_argument("--batch-size", type=batch_size, default=64, help="global batch (split over torchrun processes)")
     p.add_argument("--lr", type=finite_float, default=1e-3, help="Adam learning rate")
     p.add_argument(
         "--rho", type=finite_float, default=1e-4, help="laziness penalty weight (initial value with --target-laziness)"
@@ -176,7 +186,7 @@ def register(sub) -> None:
         "--pool-size", type=positive_int, default=256, help="training states sampled from the model (data-free)"
     )
     p.add_argument("--dataset", choices=DATASETS, default=None, help="train on diffused real data instead")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed")
     p.add_argument("--restart", action="store_true", help="ignore a saved training state")
     p.add_argument("--force", action="store_true", help="overwrite --out")
     p.set_defaults(func=cmd_train_gates)

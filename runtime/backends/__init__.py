@@ -54,6 +54,33 @@ class TappedBackend:
         return self.inner.run_decoder(latent)
 
 
+def loader_error(e: Exception) -> str:
+    """A native loader's exception as a few words for a one-line error: its type and first line."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+def check_graph_io(
+    bundle, variant: str, inputs: list[tuple[tuple, str]], outputs: list[tuple[tuple, str]], where
+) -> None:
+    """Refuse a graph whose inputs or outputs (shape, dtype name) are not the ones the manifest gives
+    ``variant``: a graph from another export would otherwise run on wrong buffers."""
+    v = bundle.variants[variant]
+    for kind, got, names in (("input", inputs, v["inputs"]), ("output", outputs, v["outputs"])):
+        want = [(tuple(bundle.tensor_spec(n)[0]), str(bundle.tensor_spec(n)[1])) for n in names]
+        if len(got) != len(want):
+            raise UserError(
+                f"{where}: the graph of variant {variant} has {len(got)} {kind}s, the manifest says "
+                f"{len(want)}; the bundle is damaged, re-export it"
+            )
+        for i, ((gs, gd), (ws, wd), n) in enumerate(zip(got, want, names)):
+            if tuple(gs) != ws or gd != wd:
+                raise UserError(
+                    f"{where}: the graph of variant {variant} has {kind} {i} ({n}) {list(gs)} {gd}, "
+                    f"the manifest says {list(ws)} {wd}; the bundle is damaged, re-export it"
+                )
+
+
 def create_backend(name: str, bundle, threads: int | None = None):
     """The backend ``name`` loaded for ``bundle``; one-line errors when it cannot run here."""
     if name not in _BUILTIN and name not in _REGISTERED:

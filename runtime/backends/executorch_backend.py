@@ -6,6 +6,15 @@ import numpy as np
 
 from lazydit.errors import UserError
 
+from . import check_graph_io, loader_error
+
+# ExecuTorch's ScalarType codes of the dtypes a bundle uses.
+_SCALAR_TYPES = {6: "float32", 5: "float16", 3: "int32", 4: "int64"}
+
+
+def _tensor(info) -> tuple[tuple, str]:
+    return tuple(info.sizes()), _SCALAR_TYPES.get(int(info.dtype()), f"scalar type {int(info.dtype())}")
+
 
 class ExecuTorchBackend:
     name = "executorch"
@@ -23,9 +32,22 @@ class ExecuTorchBackend:
         if threads:
             torch.set_num_threads(threads)
         path = bundle.path(bundle.manifest["targets"]["executorch"]["file"])
-        self.program = Runtime.get().load_program(str(path))
+        self.path, self.bundle = path, bundle
+        # The loader's parser is native code that a damaged file can abort inside: look at the header first.
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if len(head) < 8 or head[4:6] != b"ET":
+            raise UserError(f"{path}: not an ExecuTorch program (no ET file identifier); re-export the bundle")
+        try:
+            self.program = Runtime.get().load_program(str(path))
+            names = set(self.program.method_names)
+        except Exception as e:  # noqa: BLE001 - the loader's errors are of many types; each means a bad file
+            raise UserError(f"{path}: ExecuTorch cannot load this program ({loader_error(e)}); re-export it") from None
         self.methods = {}
         self.method_names = dict(bundle.manifest["targets"]["executorch"]["methods"])
+        missing = sorted(v for v, method in self.method_names.items() if method not in names)
+        if missing:
+            raise UserError(f"{path}: the program has no method for variant {missing[0]}; re-export the bundle")
         self._decoder = bundle.manifest["targets"]["executorch"].get("decoder")
         if self._decoder:
             self.method_names[self._decoder] = self._decoder
@@ -37,7 +59,19 @@ class ExecuTorchBackend:
     def _method(self, variant: str):
         m = self.methods.get(variant)
         if m is None:
-            m = self.methods[variant] = self.program.load_method(self.method_names[variant])
+            try:
+                m = self.program.load_method(self.method_names[variant])
+            except Exception as e:  # noqa: BLE001 - as for load_program
+                raise UserError(
+                    f"{self.path}: method {self.method_names[variant]} cannot be loaded "
+                    f"({loader_error(e)}); re-export the bundle"
+                ) from None
+            if variant in self.bundle.variants:
+                meta = m.metadata
+                ins = [_tensor(meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
+                outs = [_tensor(meta.output_tensor_meta(i)) for i in range(meta.num_outputs())]
+                check_graph_io(self.bundle, variant, ins, outs, self.path)
+            self.methods[variant] = m
         return m
 
     def run(self, variant: str, inputs: list[np.ndarray]) -> list[np.ndarray]:

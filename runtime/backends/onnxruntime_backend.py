@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import numpy as np
 
 from lazydit.errors import UserError
+
+from . import check_graph_io, loader_error
+
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+}
+
+
+def _io(arg) -> tuple[tuple, str]:
+    return tuple(arg.shape), _ORT_TYPES.get(arg.type, arg.type)
 
 
 class OnnxRuntimeBackend:
@@ -28,8 +43,16 @@ class OnnxRuntimeBackend:
         graphs = dict(t["graphs"])
         if "decoder" in t:
             graphs["__decoder__"] = t["decoder"]
+        size = weights.shape[0]
+        weights_rel = PurePosixPath(t["weights"])
         for variant, rel in graphs.items():
-            model = onnx.load(str(bundle.path(rel)), load_external_data=False)
+            path = bundle.path(rel)
+            try:
+                model = onnx.load(str(path), load_external_data=False)
+            except Exception as e:  # noqa: BLE001 - protobuf's DecodeError and friends: a damaged graph file
+                raise UserError(
+                    f"{path}: not a readable ONNX graph ({type(e).__name__}); re-export the bundle"
+                ) from None
             opts = ort.SessionOptions()
             if threads:
                 opts.intra_op_num_threads = threads
@@ -41,22 +64,48 @@ class OnnxRuntimeBackend:
                 if init.data_location != onnx.TensorProto.EXTERNAL:
                     continue
                 ext = {e.key: e.value for e in init.external_data}
-                off, length = int(ext["offset"]), int(ext["length"])
+                # Every external tensor must lie inside the bundle's one weights file.
+                if PurePosixPath(rel).parent / ext.get("location", "") != weights_rel:
+                    raise UserError(
+                        f"{path}: initializer {init.name} points into {ext.get('location')!r}, not the "
+                        f"bundle's {weights_rel.name}; a bundle's paths must stay inside the bundle"
+                    )
+                try:
+                    off, length = int(ext["offset"]), int(ext["length"])
+                    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(init.data_type))
+                except (KeyError, ValueError, TypeError):
+                    raise UserError(
+                        f"{path}: initializer {init.name} has no valid offset, length and type; re-export the bundle"
+                    ) from None
+                if off < 0 or length < 0 or off + length > size or length != dtype.itemsize * int(np.prod(init.dims)):
+                    raise UserError(
+                        f"{path}: initializer {init.name} spans bytes {off}..{off + length} of "
+                        f"{weights_rel.name} ({size} bytes) for shape {list(init.dims)}; re-export the bundle"
+                    )
                 key = (off, length)
                 if key not in self._shared:
-                    dtype = onnx.helper.tensor_dtype_to_np_dtype(init.data_type)
-                    arr = np.frombuffer(
-                        weights, dtype=dtype, count=length // np.dtype(dtype).itemsize, offset=off
-                    ).reshape(tuple(init.dims))
-                    arr = np.ascontiguousarray(arr)
+                    arr = np.frombuffer(weights, dtype=dtype, count=length // dtype.itemsize, offset=off)
+                    arr = np.ascontiguousarray(arr.reshape(tuple(init.dims)))
                     self._keep.append(arr)
                     self._shared[key] = ort.OrtValue.ortvalue_from_numpy(arr)
                 opts.add_initializer(init.name, self._shared[key])
-            # The graph keeps its references into weights.bin; every one of them is overridden by the shared
-            # buffers above, so no session reads (or copies) the file itself.
-            self.sessions[variant] = ort.InferenceSession(
-                str(bundle.path(rel)), opts, providers=["CPUExecutionProvider"]
-            )
+            # Every external reference (checked above to be the bundle's weights file) is overridden by the shared
+            # buffers, so no session reads (or copies) the file itself.
+            try:
+                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+                raise UserError(
+                    f"{path}: onnxruntime cannot load this graph ({loader_error(e)}); re-export it"
+                ) from None
+            if variant in bundle.variants:
+                check_graph_io(
+                    bundle,
+                    variant,
+                    [_io(i) for i in session.get_inputs()],
+                    [_io(o) for o in session.get_outputs()],
+                    path,
+                )
+            self.sessions[variant] = session
         self.inputs = {v: [i.name for i in s.get_inputs()] for v, s in self.sessions.items()}
 
     def load_all(self) -> None:

@@ -410,7 +410,7 @@ Bundle load_bundle(const std::string& root, bool verify_checksums) {
   b.real_root = real.string();
   // manifest.json is a name the runner supplies, not one the manifest names, but a symlink there would still
   // make the runner read a file from outside the bundle.
-  contained_path(b, "manifest.json", root);
+  contained_path(b, "manifest.json", root + ": the manifest");
   const json m = read_json_file(b.manifest_path);
   Reader r(b.manifest_path);
 

@@ -53,7 +53,7 @@ bool close(double got, double ref, double tol) { return std::fabs(got - ref) <= 
 GoldenTrace read_golden(const Bundle& bundle) {
   GoldenTrace g;
   // Both the trace and the noise file it names are bundle paths under the containment rule.
-  g.path = contained_path(bundle, "golden/trace.json", bundle.root);
+  g.path = contained_path(bundle, "golden/trace.json", bundle.root + ": the golden trace");
   std::error_code ec;
   if (!fs::is_regular_file(g.path, ec))
     throw InputError(g.path + ": missing; re-export the bundle with a lazydit version that writes golden traces");
