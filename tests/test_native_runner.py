@@ -1,4 +1,5 @@
-"""The C++ runner (runtime/native) against the Python scheduler, the golden trace and damaged bundles.
+"""The C++ runner (runtime/native) against the Python scheduler, the golden trace, damaged bundles and the
+bundle contract corpus (tests/contract/bundle_cases.json) that every scheduler port runs.
 
 Builds ``lazydit_runner`` with CMake into build/native (skipped when the sources have not changed since the
 last build, see ``_stamp``), exports a tiny ExecuTorch bundle once per test run, and runs the real binary.
@@ -8,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from contract_cases import load_cases, message_matches
+
+CASES = load_cases()
 
 @pytest.fixture(scope="session")
 def runner(native_runner) -> Path:
@@ -162,3 +166,182 @@ def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(runner, embe
     python = Scheduler(bundle, create_backend("executorch", bundle)).run(trace["classes"], noise=noise)
     native = np.fromfile(latent, dtype="<f4").reshape(python.latent.shape)
     assert np.abs(native - python.latent).max() <= 1e-4
+
+
+# --- untrusted bundles -------------------------------------------------------------------------------------
+
+
+def _refused(done: subprocess.CompletedProcess) -> str:
+    """The one stderr line of a refusal (exit 2, nothing run, no abort or uncaught exception)."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert len(lines) == 1, done.stderr[-2000:]
+    assert "terminate" not in done.stderr and "Abort" not in done.stderr, done.stderr
+    assert done.stdout == "", done.stdout  # the summary is printed only after the runs
+    return lines[0]
+
+
+def _entry(index: Path, name: str) -> dict:
+    return next(e for e in json.loads(index.read_text())["cases"] if e["name"] == name)
+
+
+def _relist(bundle: Path, rel: str) -> None:
+    """Records ``rel``'s current size and sha256 in the manifest, as a careful attacker (or a re-export) would."""
+    manifest_path = bundle / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    data = (bundle / rel).read_bytes()
+    manifest["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest_path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("name", [c["name"] for c in CASES["refuse"]])
+def test_runner_refuses_the_contract_case(runner, contract_index, name):
+    entry = _entry(contract_index, name)
+    line = _refused(_run(runner, "--bundle", entry["bundle"], "--warmup", "0", "--repeat", "1"))
+    assert message_matches(line, entry), f"{name}: {line}"
+    if entry["class"] == "containment":
+        assert line.endswith("a bundle's paths must stay inside the bundle"), line
+
+
+@pytest.mark.parametrize("name", [c["name"] for c in CASES["accept"]])
+def test_runner_accepts_the_contract_case(runner, contract_index, name):
+    entry = _entry(contract_index, name)
+    done = _run(runner, "--bundle", entry["bundle"], "--golden", "--warmup", "0", "--repeat", "1", "--threads", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "golden: 10 steps match" in done.stdout
+
+
+def _opened_under(folder: Path, command: list[str]) -> list[str]:
+    """Runs ``command`` and returns the names of the files under ``folder`` it opened or read, as Linux's inotify
+    reports them (through symlinks too: the events belong to the file, not to the name it was opened by)."""
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "inotify_init1"):
+        pytest.skip("no inotify on this system")
+    in_access, in_open, in_nonblock = 0x1, 0x20, 0o4000
+    fd = libc.inotify_init1(in_nonblock)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    try:
+        for d in [folder, *[p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()]]:
+            assert libc.inotify_add_watch(fd, str(d).encode(), in_open | in_access) >= 0
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            data = b""
+    finally:
+        os.close(fd)
+    names, i = [], 0
+    while i < len(data):
+        _, _, _, length = struct.unpack_from("iIII", data, i)
+        names.append(data[i + 16:i + 16 + length].rstrip(b"\0").decode())
+        i += 16 + length
+    assert "inside the bundle" in _refused(done)
+    return sorted(set(names))
+
+
+@pytest.mark.parametrize("name", [c["name"] for c in CASES["refuse"] if c["class"] == "containment"])
+def test_a_path_outside_the_bundle_is_never_opened(runner, contract_index, name):
+    """The containment check comes before any file is opened, hashing included: the folder outside the bundle
+    (a full copy of it, where the manifest or a symlink points) sees no open and no read."""
+    bundle = Path(_entry(contract_index, name)["bundle"])
+    opened = _opened_under(bundle.parent / "outside",
+                           [str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1"])
+    assert opened == [], f"{name}: opened {opened} outside the bundle"
+
+
+def test_golden_noise_outside_the_bundle_is_refused(runner, tiny_bundle, tmp_path):
+    """The trace names its noise file: a bundle path like any other, under the same rule."""
+    bundle = _copy(tiny_bundle, tmp_path)
+    trace_path = bundle / "golden" / "trace.json"
+    trace = json.loads(trace_path.read_text())
+    trace["noise"] = "../../outside/noise.bin"
+    trace_path.write_text(json.dumps(trace))
+    _relist(bundle, "golden/trace.json")
+    line = _refused(_run(runner, "--bundle", str(bundle), "--golden"))
+    assert "trace.json: noise '../../outside/noise.bin'" in line and "inside the bundle" in line, line
+
+
+def _garbage(kind: str, data: bytes) -> bytes:
+    if kind == "random-bytes":
+        return random.Random(0).randbytes(len(data))
+    if kind == "zeros":
+        return bytes(len(data))
+    if kind == "empty":
+        return b""
+    if kind == "truncated":
+        return data[: len(data) // 2]
+    # The header and identifier intact, 256 bytes of the flatbuffer garbled just past them: what the program
+    # verifier must catch (the default, minimal verification reads only the header).
+    out = bytearray(data)
+    start = max(64, len(data) // 100)
+    out[start:start + 256] = random.Random(1).randbytes(256)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "zeros", "empty", "truncated", "garbled-flatbuffer"])
+def test_garbage_program_with_matching_checksum_is_one_line(runner, tiny_bundle, tmp_path, kind):
+    bundle = _copy(tiny_bundle, tmp_path)
+    pte = bundle / "executorch" / "model.pte"
+    pte.write_bytes(_garbage(kind, pte.read_bytes()))
+    _relist(bundle, "executorch/model.pte")
+    line = _refused(_run(runner, "--bundle", str(bundle), "--golden"))
+    assert "executorch/model.pte" in line and "ExecuTorch cannot load this program" in line, line
+
+
+def test_bit_flipped_programs_never_crash_the_runner(runner, tiny_bundle, tmp_path):
+    """300 programs with 20 random bit flips each and a recomputed checksum. Flips in the weights still run
+    (exit 0); flips in the program or a delegate blob give one line naming the file: exit 2, or exit 1 for a
+    flip that renames an operator this build has no kernel for. Never a signal or an abort. Some flips reach
+    XNNPACK's reader of the delegate blob, which trusts the ids in it; the runner turns that crash into its
+    one line too."""
+    bundle = _copy(tiny_bundle, tmp_path)
+    pte = bundle / "executorch" / "model.pte"
+    original = pte.read_bytes()
+    outcomes = {}
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = bytearray(original)
+        for _ in range(20):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        pte.write_bytes(bytes(data))
+        _relist(bundle, "executorch/model.pte")
+        done = subprocess.run([str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1",
+                               "--threads", "1"], capture_output=True, timeout=60)
+        err = done.stderr.decode("utf-8", "replace")
+        assert done.returncode in (0, 1, 2), f"seed {seed}: exit {done.returncode}: {err[-1000:]}"
+        if done.returncode:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and "executorch/model.pte" in lines[0], f"seed {seed}: {err[-1000:]}"
+            assert "terminate" not in err and "Abort" not in err, f"seed {seed}: {err}"
+        outcomes[done.returncode] = outcomes.get(done.returncode, 0) + 1
+    assert outcomes.get(2, 0) > 100, outcomes  # most flips land in the program or a delegate blob
+
+
+@pytest.mark.parametrize("case", ["method-not-in-program", "dtype-against-method", "manifest-symlink-outside"])
+def test_manifest_against_the_program_is_one_line(runner, tiny_bundle, tmp_path, case):
+    """A manifest consistent with itself but not with the program it lists: refused when the program is opened,
+    naming the variant."""
+    bundle = _copy(tiny_bundle, tmp_path)
+    manifest_path = bundle / "manifest.json"
+    m = json.loads(manifest_path.read_text())
+    if case == "method-not-in-program":
+        m["targets"]["executorch"]["methods"]["v1"] = "v7"
+        expect = "variant v1 has no executorch method v7 in this program"
+    elif case == "dtype-against-method":
+        for key in ("x", "x_next", "cache", "coef"):
+            m["tensors"][key]["dtype"] = "float16"
+        expect = "variant v0 (method v0) input 0 is [1, 1, 16, 16] Float, the manifest says [1, 1, 16, 16] float16"
+    else:
+        # manifest.json is the one name the runner supplies itself; a link out of the bundle is refused as well.
+        real = tmp_path / "elsewhere.json"
+        real.write_text(json.dumps(m))
+        manifest_path.unlink()
+        manifest_path.symlink_to(real)
+        expect = "manifest.json' resolves through a symlink to"
+    if case != "manifest-symlink-outside":
+        manifest_path.write_text(json.dumps(m))
+    line = _refused(_run(runner, "--bundle", str(bundle)))
+    assert expect in line, line
