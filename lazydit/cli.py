@@ -6,7 +6,9 @@ Problems with the user's input end in one line on stderr (``lazydit: error: ...`
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from . import __version__
 from .commands import bench, demo, eval, export, sample, train
@@ -30,7 +32,15 @@ def build_parser() -> Parser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # A terminated export cleans up its partial folder as an interrupted one does (SIGKILL cannot be caught;
+    # the next export at the same path removes what it left).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import UserError
+
 
 @contextmanager
 def atomic_write(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
@@ -13,7 +15,14 @@ def atomic_write(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     removed when it fails. ``keep_suffix`` ends the temporary name with ``path``'s suffix, for writers that
     append their own (``numpy.savez``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(
+            f"{path}: its folder {path.parent} is (under) a file, not a folder; choose another path"
+        ) from None
+    except PermissionError:
+        raise UserError(f"{path}: cannot create its folder {path.parent} (permission denied)") from None
     tmp = path.with_name(path.stem + ".tmp" + path.suffix) if keep_suffix else path.with_name(path.name + ".tmp")
     try:
         yield tmp

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lazydit.errors import UserError
+from lazydit.files import atomic_write
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] to (N, H, W, C) uint8."""
@@ -14,6 +17,9 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def save_png_grid(images: np.ndarray, path: Path, ncol: int = 10, scale: int | None = None) -> None:
+    """The images as one grid PNG, written atomically; non-finite pixels are refused, not drawn as black."""
+    if not np.isfinite(images).all():
+        raise UserError(f"{path}: the images hold NaN or infinite values; nothing was written (check the bundle)")
     from PIL import Image
 
     x = to_uint8(images)
@@ -27,6 +33,5 @@ def save_png_grid(images: np.ndarray, path: Path, ncol: int = 10, scale: int | N
     img = Image.fromarray(grid[..., 0] if c == 1 else grid)
     scale = scale or max(1, 128 // max(h, w))
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    with atomic_write(path, keep_suffix=True) as tmp:
+        img.save(tmp, format="PNG")

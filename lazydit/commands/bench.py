@@ -217,7 +217,7 @@ def _add_latency_set_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--steps",
-        type=positive_int,
+        type=step_count,
         default=None,
         help="N: LazyDiT and DDIM step count (default: the schedule's, else 20)",
     )
@@ -467,5 +467,5 @@ def register(sub) -> None:
     )
     p.add_argument("--preset", choices=TRAIN_PRESETS, default="fashion-dit-cpu", help="train-dit preset")
     p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train")
-    p.add_argument("--steps", type=step_count, default=20, help="timed training steps")
+    p.add_argument("--steps", type=positive_int, default=20, help="timed training steps")
     p.set_defaults(func=cmd_bench_train_speed)

@@ -142,7 +142,7 @@ def add_schedule_args(p: argparse.ArgumentParser, default_schedule: str = "lazyd
     )
     p.add_argument(
         "--steps",
-        type=positive_int,
+        type=step_count,
         default=None,
         help=f"DDIM steps, when the schedule names none (then {EMBEDDED_STEPS})",
     )

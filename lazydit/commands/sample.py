@@ -34,6 +34,10 @@ def cmd_sample(args) -> None:
     from lazydit.runtime.images import save_png_grid
     from lazydit.runtime.scheduler import Scheduler
 
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a folder; name the PNG file to write")
+    if args.out.exists() and not args.force:
+        raise UserError(f"{args.out} exists; pass --force to overwrite it")
     if args.backend == "torch":
         import lazydit.export.reference_backend  # noqa: F401  (registers the torch backend)
     bundle = load_bundle(args.bundle)
@@ -95,4 +99,5 @@ def register(sub) -> None:
     p.add_argument("--n", type=image_count, default=10, help="number of images")
     p.add_argument("--threads", type=thread_count, default=None, help="threads of the backend (default: its own)")
     p.add_argument("--out", type=Path, default=Path("out/samples.png"), help="PNG grid of the images")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
     p.set_defaults(func=cmd_sample)

@@ -122,7 +122,7 @@ def register(sub) -> None:
         "--out", type=Path, default=Path("runs/fashion-dit-s4"), help="run folder (resumes if it holds a checkpoint)"
     )
     p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train")
-    p.add_argument("--steps", type=step_count, default=None, help="training steps instead of the preset's")
+    p.add_argument("--steps", type=positive_int, default=None, help="training steps instead of the preset's")
     p.add_argument("--dataset", choices=DATASETS, default=None, help="data set instead of the preset's")
     p.add_argument("--max-minutes", type=finite_float, default=None, help="stop (with a checkpoint) after this long")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")

@@ -8,8 +8,8 @@ namespace lazydit {
 
 // Exit codes, documented in docs/native-runner.md.
 constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;   // ExecuTorch failed while loading or running a method
-constexpr int kExitInput = 2;     // bad arguments, bad bundle, bad noise file: nothing was run
+constexpr int kExitRuntime = 1;   // ExecuTorch failed while running, or this build cannot run the program
+constexpr int kExitInput = 2;     // bad arguments, bundle (a program that cannot load included), noise file: nothing run
 constexpr int kExitGolden = 3;    // ran, but the latents disagree with golden/trace.json
 
 // `s` as one printable line: line breaks become spaces, and control bytes and bytes that are not UTF-8 become
