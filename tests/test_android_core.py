@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from contract_cases import message_matches
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "android_demo"
@@ -202,14 +203,18 @@ def core_test_classes() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def junit_run(java_build, tiny_bundle, recording, tmp_path_factory):
+def junit_run(java_build, tiny_bundle, recording, contract_index, tmp_path_factory):
     """Runs every JUnit test class of the core once; returns the process, its counts and its output folder."""
     classes_dir, jars = java_build
     out = tmp_path_factory.mktemp("junit-out")
     tests = core_test_classes()
-    proc, counts = run_junit(
-        classes_dir, jars, tests, {"lazydit.bundle": tiny_bundle, "lazydit.recording": recording, "lazydit.out": out}
-    )
+    props = {
+        "lazydit.bundle": tiny_bundle,
+        "lazydit.recording": recording,
+        "lazydit.out": out,
+        "lazydit.contract": contract_index,
+    }
+    proc, counts = run_junit(classes_dir, jars, tests, props)
     return proc, counts, tests, out
 
 
@@ -220,6 +225,21 @@ def test_junit_core_against_real_bundle(junit_run):
     proc, counts, tests, _ = junit_run
     assert_all_ran(proc, counts, tests)
     assert counts["executed"] >= 50, counts
+
+
+def test_junit_core_runs_every_contract_case(junit_run, contract_index):
+    """BundleContractTest ran every case of the shared corpus (tests/contract/bundle_cases.json), not only
+    the first of each kind: its CONTRACT lines name each case of the index once, each "ok"."""
+    proc, *_ = junit_run
+    cases = json.loads(contract_index.read_text())["cases"]
+    lines = re.findall(r"^CONTRACT (refuse|accept) (\S+) (\S+) (ok|FAIL) ?(.*)$", proc.stdout, re.M)
+    ran = {name: (expect, cls, status, msg) for expect, name, cls, status, msg in lines}
+    assert len(lines) == len(ran) == len(cases), f"{len(lines)} CONTRACT lines for {len(cases)} cases"
+    for case in cases:
+        expect, cls, status, msg = ran[case["name"]]
+        assert (expect, cls, status) == (case["expect"], case["class"], "ok"), f"{case['name']}: {status} {msg}"
+        if expect == "refuse":
+            assert message_matches(msg, case), f"{case['name']}: {msg}"
 
 
 def test_junit_core_on_the_embedded_bundle(java_build, embedded_executorch_bundle, tmp_path_factory):

@@ -1,20 +1,18 @@
 package dev.lazydit.core;
 
 import com.google.gson.JsonElement;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.File;
-import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
- * A bundle folder that passed every check of runtime/bundle.py before anything runs: schema version,
- * manifest structure and consistency, presence, size and sha256 of every listed file, and each
+ * A bundle folder that passed every check of runtime/bundle.py before anything runs: strict JSON,
+ * schema version, manifest structure, finite numbers, every named path inside the bundle
+ * ({@link Containment}), consistency, presence, size and sha256 of every listed file, and each
  * target's graphs being listed.
+ *
+ * <p>The app reaches a bundle's files only through {@link #file} and {@link #executorchProgram},
+ * which check the path again at the moment it is used.
  */
 public final class Bundle {
     private final File root;
@@ -33,9 +31,13 @@ public final class Bundle {
         return manifest;
     }
 
-    /** A file of the bundle by its manifest-relative path. */
+    /**
+     * A file of the bundle by its manifest-relative path, refused (BundleException) unless it stays
+     * inside the bundle. Checked on every call, not only in {@link #open}: the folder may have
+     * changed since, and callers may pass paths the manifest does not list (golden/trace.json).
+     */
     public File file(String relativePath) {
-        return new File(root, relativePath);
+        return Containment.resolve(root, relativePath, new File(root, "manifest.json"));
     }
 
     /** Opens and validates {@code root}, verifying every file's sha256. */
@@ -55,19 +57,18 @@ public final class Bundle {
         if (!mpath.isFile()) {
             throw new BundleException(mpath + ": missing; this folder is not a lazydit bundle");
         }
-        JsonElement json;
-        try (Reader r = new InputStreamReader(new FileInputStream(mpath), StandardCharsets.UTF_8)) {
-            json = JsonParser.parseReader(r);
-        } catch (JsonParseException e) {
-            throw new BundleException(mpath + ": not valid JSON (" + firstSentence(e) + ")");
-        } catch (IOException e) {
-            throw new BundleException(mpath + ": cannot be read (" + e.getMessage() + ")");
-        }
+        // manifest.json too must be the bundle's own, not a link to a file elsewhere on the phone.
+        Containment.resolve(root, "manifest.json", mpath);
+        JsonElement json = JsonFields.readStrict(mpath, "");
         ManifestParser parser = new ManifestParser(mpath);
         parser.checkSchemaVersion(json);
         Manifest manifest = parser.parse(json.getAsJsonObject(), root.getName());
+        // Every named path is checked before any of them is opened, so a refused bundle reads nothing outside.
+        for (String rel : manifest.paths()) {
+            Containment.resolve(root, rel, mpath);
+        }
         ManifestChecks.check(manifest, mpath);
-        checkFiles(root, manifest, verifyChecksums);
+        checkFiles(root, manifest, mpath, verifyChecksums);
         return new Bundle(root, manifest);
     }
 
@@ -80,9 +81,9 @@ public final class Bundle {
         return file(manifest.executorchFile());
     }
 
-    private static void checkFiles(File root, Manifest m, boolean verifyChecksums) {
+    private static void checkFiles(File root, Manifest m, File mpath, boolean verifyChecksums) {
         for (Map.Entry<String, Manifest.FileEntry> e : m.files().entrySet()) {
-            File p = new File(root, e.getKey());
+            File p = Containment.resolve(root, e.getKey(), mpath);
             long want = e.getValue().bytes();
             if (!p.isFile()) {
                 throw new BundleException(p + ": listed in the manifest but missing; re-export or re-copy the bundle");
@@ -123,12 +124,5 @@ public final class Bundle {
             }
         }
         return false;
-    }
-
-    /** Gson appends a troubleshooting URL on a new line; the first sentence is the useful part. */
-    private static String firstSentence(Exception e) {
-        String msg = String.valueOf(e.getMessage());
-        int see = msg.indexOf("See https://");
-        return BundleException.oneLine(see > 0 ? msg.substring(0, see) : msg);
     }
 }

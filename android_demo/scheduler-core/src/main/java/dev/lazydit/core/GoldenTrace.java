@@ -3,14 +3,8 @@ package dev.lazydit.core;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.File;
-import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -84,25 +78,27 @@ public final class GoldenTrace {
         this.finalChecksums = finalChecksums;
     }
 
-    /** Whether {@code bundle} carries a golden trace. */
+    /**
+     * Whether {@code bundle} carries a golden trace; a golden folder or trace that leads out of the
+     * bundle is refused (BundleException), not reported as absent.
+     */
     public static boolean exists(Bundle bundle) {
-        return new File(bundle.root(), "golden/trace.json").isFile();
+        return bundle.file("golden/trace.json").isFile();
     }
 
     /** Loads {@code golden/trace.json} of a bundle. */
     public static GoldenTrace load(Bundle bundle) {
-        return load(new File(bundle.root(), "golden"));
+        bundle.file("golden/trace.json");
+        return load(bundle.file("golden"));
     }
 
-    /** Loads {@code dir/trace.json}; errors are one line naming the file. */
+    /**
+     * Loads {@code dir/trace.json}; errors are one line naming the file. The trace names its noise and
+     * final latents; like a manifest's paths they must stay inside {@code dir}.
+     */
     public static GoldenTrace load(File dir) {
-        File path = new File(dir, "trace.json");
-        JsonElement root;
-        try (Reader r = new InputStreamReader(new FileInputStream(path), StandardCharsets.UTF_8)) {
-            root = JsonParser.parseReader(r);
-        } catch (IOException | JsonParseException e) {
-            throw new BundleException(path + ": cannot be read (" + e.getMessage() + "); re-export the bundle");
-        }
+        File path = Containment.resolve(dir, "trace.json", new File(dir, "trace.json"));
+        JsonElement root = JsonFields.readStrict(path, "; re-export the bundle");
         JsonFields f = new JsonFields(path, "invalid golden trace");
         if (!root.isJsonObject()) {
             throw f.error("", "expected an object");
@@ -122,8 +118,12 @@ public final class GoldenTrace {
                     f.strings(s, where, "reads"), f.strings(s, where, "writes"),
                     checksums(f, f.object(s, where, "latent"), where + "/latent")));
         }
+        String noise = f.string(o, "", "noise");
+        String last = f.string(o, "", "final");
+        Containment.resolve(dir, noise, path);
+        Containment.resolve(dir, last, path);
         return new GoldenTrace(dir, (long) f.number(o, "", "seed"), f.integers(o, "", "classes", 0),
-                f.integers(o, "", "shape", 1), f.string(o, "", "noise"), f.string(o, "", "final"),
+                f.integers(o, "", "shape", 1), noise, last,
                 f.number(o, "", "tolerance"), steps,
                 checksums(f, f.object(o, "", "final_checksums"), "final_checksums"));
     }
@@ -163,12 +163,12 @@ public final class GoldenTrace {
 
     /** The run's initial latent (golden/noise.bin). */
     public float[] readNoise() throws IOException {
-        return BinFiles.readFloat32(new File(dir, noiseFile), numel());
+        return BinFiles.readFloat32(Containment.resolve(dir, noiseFile, new File(dir, "trace.json")), numel());
     }
 
     /** The run's final latent (golden/final.bin). */
     public float[] readFinal() throws IOException {
-        return BinFiles.readFloat32(new File(dir, finalFile), numel());
+        return BinFiles.readFloat32(Containment.resolve(dir, finalFile, new File(dir, "trace.json")), numel());
     }
 
     /**

@@ -4,7 +4,21 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import com.google.gson.Gson;
+import com.google.gson.JsonParseException;
+import com.google.gson.TypeAdapter;
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
+import com.google.gson.stream.MalformedJsonException;
+import java.io.EOFException;
 import java.io.File;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -20,6 +34,49 @@ final class JsonFields {
     JsonFields(File file, String what) {
         this.file = file;
         this.what = what;
+    }
+
+    private static final TypeAdapter<JsonElement> ELEMENT = new Gson().getAdapter(JsonElement.class);
+
+    /**
+     * Parses {@code path} as strict JSON (RFC 8259), the way Python's json module reads it, except that
+     * the NaN and Infinity literals are refused here. Gson's own entry points ({@code JsonParser},
+     * {@code Gson.fromJson}) parse leniently: comments, single quotes, unquoted keys and values, so a
+     * manifest the Python runtime refuses would load on the phone.
+     *
+     * @param hint appended to a "cannot be read" message, e.g. "; re-export the bundle"
+     */
+    static JsonElement readStrict(File path, String hint) {
+        try (Reader r = new InputStreamReader(new FileInputStream(path), StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT))) {
+            JsonReader reader = new JsonReader(r);
+            reader.setLenient(false);
+            JsonElement e = ELEMENT.read(reader);
+            if (reader.peek() != JsonToken.END_DOCUMENT) {
+                throw new MalformedJsonException("text after the JSON value");
+            }
+            return e;
+        } catch (MalformedJsonException | EOFException | JsonParseException | IllegalStateException
+                 | NumberFormatException e) {
+            // JsonReader reports a document cut short as EOFException, an IOException like a failed read.
+            throw new BundleException(path + ": not valid JSON (" + jsonProblem(e) + ")" + hint);
+        } catch (CharacterCodingException e) {
+            throw new BundleException(path + ": not valid JSON (not UTF-8 text)" + hint);
+        } catch (IOException e) {
+            throw new BundleException(path + ": cannot be read (" + e.getMessage() + ")" + hint);
+        }
+    }
+
+    /**
+     * Gson's message without its advice to the programmer ("Use JsonReader.setLenient(true) to
+     * accept ...") and without the troubleshooting URL it puts on a second line.
+     */
+    private static String jsonProblem(Exception e) {
+        String msg = String.valueOf(e.getMessage());
+        int see = msg.indexOf("See https://");
+        msg = see > 0 ? msg.substring(0, see) : msg;
+        msg = msg.replaceFirst("^Use JsonReader\\.set\\w+\\([^)]*\\) to accept ", "");
+        return BundleException.oneLine(msg);
     }
 
     BundleException error(String path, String message) {
@@ -75,11 +132,20 @@ final class JsonFields {
         return asNumber(required(o, path, key), join(path, key));
     }
 
+    /**
+     * A finite number. Strict parsing already refuses the NaN and Infinity literals, but a literal
+     * too large for a double (1e400) still parses, as Infinity; a scheduler fed that would produce
+     * an all-NaN image instead of an error.
+     */
     double asNumber(JsonElement e, String path) {
         if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
             throw error(path, "expected a number");
         }
-        return e.getAsDouble();
+        double v = e.getAsDouble();
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            throw error(path, e + " is " + v + ", not a finite number");
+        }
+        return v;
     }
 
     int integer(JsonObject o, String path, String key, int minimum) {

@@ -3,8 +3,10 @@ package dev.lazydit.core;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The parts of manifest.json that a scheduler needs, already checked by {@link ManifestParser} and
@@ -75,13 +77,21 @@ public final class Manifest {
     final Map<String, String> executorchMethods;
     final Map<String, FileEntry> files;
     final String exporterExecutorch;
+    /** The schedule's own files (schedule.file, and schedule.heatmap when present). */
+    final List<String> scheduleFiles;
+    /** Per target that keeps one graph per variant: the variant names it has a method/graph/function for. */
+    final Map<String, Set<String>> targetGraphs;
+    /** Whether the manifest declares a latent decoder, and which targets carry its graph. */
+    final boolean hasDecoder;
+    final Set<String> targetsWithDecoder;
 
     Manifest(int schemaVersion, String name, ModelConfig config, String fingerprint, int imageChannels,
              int imageHeight, int imageWidth, double[] valueRange, int classCount, List<String> classNames,
              int batch, double guidanceScale, String dtype, String scheduleSource, double laziness,
              Map<String, TensorSpec> tensors, List<String> slots, Map<String, Variant> variants, List<Step> steps,
              Map<String, List<String>> targetFiles, String executorchFile, Map<String, String> executorchMethods,
-             Map<String, FileEntry> files, String exporterExecutorch) {
+             Map<String, FileEntry> files, String exporterExecutorch, List<String> scheduleFiles,
+             Map<String, Set<String>> targetGraphs, boolean hasDecoder, Set<String> targetsWithDecoder) {
         this.schemaVersion = schemaVersion;
         this.name = name;
         this.config = config;
@@ -107,6 +117,24 @@ public final class Manifest {
                 : Collections.unmodifiableMap(new LinkedHashMap<>(executorchMethods));
         this.files = Collections.unmodifiableMap(new LinkedHashMap<>(files));
         this.exporterExecutorch = exporterExecutorch;
+        this.scheduleFiles = Collections.unmodifiableList(new ArrayList<>(scheduleFiles));
+        this.targetGraphs = Collections.unmodifiableMap(new LinkedHashMap<>(targetGraphs));
+        this.hasDecoder = hasDecoder;
+        this.targetsWithDecoder = Collections.unmodifiableSet(new LinkedHashSet<>(targetsWithDecoder));
+    }
+
+    /**
+     * Every path the manifest names (runtime/bundle.py's {@code manifest_paths}): the listed files,
+     * each target's graphs and weights, the schedule file and its heat map. {@link Bundle#open} checks
+     * each one with {@link Containment} before it opens any file of the bundle.
+     */
+    public List<String> paths() {
+        List<String> out = new ArrayList<>(files.keySet());
+        for (List<String> t : targetFiles.values()) {
+            out.addAll(t);
+        }
+        out.addAll(scheduleFiles);
+        return out;
     }
 
     public int schemaVersion() {

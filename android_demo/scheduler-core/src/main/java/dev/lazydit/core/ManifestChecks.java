@@ -4,6 +4,7 @@ import java.io.File;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -109,11 +110,19 @@ final class ManifestChecks {
                 throw new BundleException(path + ": steps must be listed in order 0..N-1");
             }
         }
-        if (m.executorchMethods != null) {
+        for (Map.Entry<String, Set<String>> t : m.targetGraphs.entrySet()) {
             for (String v : m.variants.keySet()) {
-                if (!m.executorchMethods.containsKey(v)) {
-                    throw new BundleException(path + ": targets.executorch.methods has no method for variant " + v
-                            + "; re-export the bundle");
+                if (!t.getValue().contains(v)) {
+                    throw new BundleException(path + ": variant " + v + " has no " + t.getKey() + " "
+                            + ManifestParser.GRAPH_WORDS.get(t.getKey()) + "; re-export the bundle");
+                }
+            }
+        }
+        if (m.hasDecoder) {
+            for (String target : m.targetFiles.keySet()) {
+                if (!m.targetsWithDecoder.contains(target)) {
+                    throw new BundleException(path + ": the bundle has a decoder but its " + target
+                            + " target has no decoder graph");
                 }
             }
         }

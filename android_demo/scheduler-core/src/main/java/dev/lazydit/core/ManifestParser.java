@@ -6,9 +6,12 @@ import com.google.gson.JsonObject;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -28,6 +31,19 @@ final class ManifestParser {
     private static final Pattern SLOT = Pattern.compile("cache_[0-9]+_(attn|mlp)(_delta)?");
     private static final Pattern VARIANT = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    /** Where a target keeps one graph per variant (runtime/bundle.py's {@code _TARGET_GRAPHS}). */
+    static final Map<String, String> GRAPH_KEYS = new LinkedHashMap<>();
+    /** What one such graph is called in an error: "variant v1 has no executorch method". */
+    static final Map<String, String> GRAPH_WORDS = new LinkedHashMap<>();
+
+    static {
+        String[][] table = {{"executorch", "methods", "method"}, {"onnx", "graphs", "graph"},
+            {"coreml", "functions", "function"}};
+        for (String[] row : table) {
+            GRAPH_KEYS.put(row[0], row[1]);
+            GRAPH_WORDS.put(row[0], row[2]);
+        }
+    }
 
     private final File path;
     private final JsonFields f;
@@ -87,8 +103,26 @@ final class ManifestParser {
             throw f.error("targets", "expected at least one target");
         }
         Map<String, List<String>> targetFiles = new LinkedHashMap<>();
+        Map<String, Set<String>> targetGraphs = new LinkedHashMap<>();
+        Set<String> withDecoder = new LinkedHashSet<>();
         for (String target : targets.keySet()) {
-            targetFiles.put(target, targetFiles(f.object(targets, "targets", target), target));
+            JsonObject t = f.object(targets, "targets", target);
+            targetFiles.put(target, targetFiles(t, target));
+            String key = GRAPH_KEYS.get(target);
+            if (key != null) {
+                // Absent counts as empty, as in runtime/bundle.py: every variant then lacks its graph.
+                targetGraphs.put(target, t.has(key)
+                        ? new LinkedHashSet<>(f.object(t, "targets/" + target, key).keySet())
+                        : Collections.<String>emptySet());
+            }
+            if (t.has("decoder")) {
+                withDecoder.add(target);
+            }
+        }
+        List<String> scheduleFiles = new ArrayList<>();
+        scheduleFiles.add(f.string(schedule, "schedule", "file"));
+        if (schedule.has("heatmap")) {
+            scheduleFiles.add(f.string(schedule, "schedule", "heatmap"));
         }
         String etFile = null;
         Map<String, String> etMethods = null;
@@ -110,7 +144,8 @@ final class ManifestParser {
                 f.string(schedule, "schedule", "source"), laziness,
                 tensors(f.object(m, "", "tensors")), slots(m), variants(m), steps(m),
                 targetFiles, etFile, etMethods, files(f.object(m, "", "files")),
-                f.optionalString(exporter, "executorch", null));
+                f.optionalString(exporter, "executorch", null), scheduleFiles, targetGraphs,
+                m.has("decoder"), withDecoder);
     }
 
     /** Where each target keeps its graphs (mirrors runtime/bundle.py's {@code _target_files}). */
@@ -124,18 +159,26 @@ final class ManifestParser {
             case "onnx":
                 out.addAll(stringMap(f.object(t, where, "graphs"), where + "/graphs").values());
                 out.add(f.string(t, where, "weights"));
+                addDecoder(t, where, out);
                 break;
             case "coreml":
                 out.add(f.string(t, where, "package"));
                 break;
             case "torch":
                 out.add(f.string(t, where, "weights"));
+                addDecoder(t, where, out);
                 break;
             default:
                 // Targets added after this port was written carry no files it knows how to check.
                 break;
         }
         return out;
+    }
+
+    private void addDecoder(JsonObject t, String where, List<String> out) {
+        if (t.has("decoder")) {
+            out.add(f.string(t, where, "decoder"));
+        }
     }
 
     private Map<String, String> stringMap(JsonObject o, String path) {
@@ -196,6 +239,12 @@ final class ManifestParser {
             String name = f.string(v, where, "name");
             if (!VARIANT.matcher(name).matches()) {
                 throw f.error(where + "/name", "'" + name + "' does not match '^[A-Za-z_][A-Za-z0-9_]*$'");
+            }
+            if (v.has("forecast")) {
+                for (Map.Entry<String, JsonElement> r : f.object(v, where, "forecast").entrySet()) {
+                    // The ratio scales a cache delta on every lazy step; NaN there would reach every pixel.
+                    f.asNumber(r.getValue(), where + "/forecast/" + r.getKey());
+                }
             }
             List<String> reads = f.strings(v, where, "reads");
             // Older bundles may lack skipped_modules; every skipped module reads exactly one slot.

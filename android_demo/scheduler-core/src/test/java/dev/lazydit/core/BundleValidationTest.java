@@ -9,11 +9,14 @@ import static org.junit.Assert.assertTrue;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.Rule;
 import org.junit.Test;
@@ -148,6 +151,107 @@ public class BundleValidationTest {
         File manifest = new File(bundle, "manifest.json");
         Files.write(manifest.toPath(), "{\"schema_version\": 1,".getBytes(StandardCharsets.UTF_8));
         assertThat(refused(bundle, manifest), containsString("not valid JSON"));
+    }
+
+    /** Replaces the JSON string {@code "marker"} in the manifest's text with {@code literal}, verbatim. */
+    private static void putLiteral(File bundle, String marker, String literal) throws IOException {
+        File manifest = new File(bundle, "manifest.json");
+        String text = new String(Files.readAllBytes(manifest.toPath()), StandardCharsets.UTF_8);
+        assertTrue(text.contains("\"" + marker + "\""));
+        Files.write(manifest.toPath(), text.replace("\"" + marker + "\"", literal).getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    public void opensTheRealBundleThroughASymlinkedFolder() throws IOException {
+        // adb push and asset copies can leave a bundle reachable only through a link (e.g. /sdcard -> /storage/...).
+        Path link = tmp.getRoot().toPath().resolve("linked-bundle");
+        Files.createSymbolicLink(link, TestData.bundleDir().toPath().toAbsolutePath());
+        Bundle b = Bundle.open(link.toFile(), true);
+        assertEquals(10, b.manifest().steps().size());
+        assertEquals(new File(link.toFile(), "executorch/model.pte"), b.executorchProgram());
+        assertTrue(b.executorchProgram().isFile());
+        assertTrue(GoldenTrace.exists(b));
+        GoldenTrace golden = GoldenTrace.load(b);
+        assertEquals(b.manifest().steps().size(), golden.steps().size());
+        assertEquals(golden.numel(), golden.readNoise().length);
+    }
+
+    @Test
+    public void refusesNaNAndInfinityLiteralsAsInvalidJson() throws IOException {
+        for (String literal : new String[] {"NaN", "Infinity", "-Infinity"}) {
+            File bundle = TestData.copyOfBundle(tmp.newFolder());
+            TestData.editManifest(bundle, m -> m.addProperty("guidance_scale", "MARKER"));
+            putLiteral(bundle, "MARKER", literal);
+            String msg = refused(bundle, new File(bundle, "manifest.json"));
+            assertThat(msg, containsString("not valid JSON"));
+            assertThat(msg, containsString("guidance_scale"));
+            assertThat(msg, not(containsString("Use JsonReader")));
+        }
+    }
+
+    @Test
+    public void refusesANumberTooLargeForADoubleAsNotFinite() throws IOException {
+        File bundle = TestData.copyOfBundle(tmp.getRoot());
+        TestData.editManifest(bundle, m -> m.getAsJsonArray("steps").get(2).getAsJsonObject()
+                .getAsJsonArray("coef").set(0, new JsonPrimitive("MARKER")));
+        putLiteral(bundle, "MARKER", "1e400");
+        assertThat(refused(bundle, new File(bundle, "manifest.json")),
+                containsString("invalid manifest at steps/2/coef/0: 1e400 is Infinity, not a finite number"));
+    }
+
+    @Test
+    public void refusesJsonThatOnlyALenientParserReads() throws IOException {
+        // Gson's JsonParser would read these; Python's json module (and so the exporter's own checks) would not.
+        String[] lenient = {"// a comment\n", "{'schema_version': 1}", "{schema_version: 1}"};
+        for (String text : lenient) {
+            File bundle = TestData.copyOfBundle(tmp.newFolder());
+            File manifest = new File(bundle, "manifest.json");
+            byte[] original = Files.readAllBytes(manifest.toPath());
+            byte[] bytes = text.startsWith("//")
+                    ? (text + new String(original, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8)
+                    : text.getBytes(StandardCharsets.UTF_8);
+            Files.write(manifest.toPath(), bytes);
+            assertThat(text, refused(bundle, manifest), containsString("not valid JSON"));
+        }
+    }
+
+    @Test
+    public void refusesAManifestThatIsNotUtf8() throws IOException {
+        File bundle = TestData.copyOfBundle(tmp.getRoot());
+        File manifest = new File(bundle, "manifest.json");
+        Files.write(manifest.toPath(), new byte[] {'{', '"', (byte) 0xff, '"', ':', '1', '}'});
+        assertThat(refused(bundle, manifest), containsString("not valid JSON (not UTF-8 text)"));
+    }
+
+    @Test
+    public void refusesAManifestLinkedFromOutsideTheBundle() throws IOException {
+        File bundle = TestData.copyOfBundle(tmp.getRoot());
+        File manifest = new File(bundle, "manifest.json");
+        File elsewhere = new File(tmp.getRoot(), "elsewhere.json");
+        Files.move(manifest.toPath(), elsewhere.toPath());
+        Files.createSymbolicLink(manifest.toPath(), elsewhere.toPath());
+        assertThat(refused(bundle, manifest), containsString(Containment.INSIDE));
+    }
+
+    @Test
+    public void refusesAGoldenTraceThatNamesAFileOutsideTheBundle() throws IOException {
+        File bundle = TestData.copyOfBundle(tmp.getRoot());
+        File trace = new File(bundle, "golden/trace.json");
+        JsonObject t = JsonParser.parseString(new String(Files.readAllBytes(trace.toPath()), StandardCharsets.UTF_8))
+                .getAsJsonObject();
+        t.addProperty("noise", "../../outside/noise.bin");
+        Files.write(trace.toPath(), t.toString().getBytes(StandardCharsets.UTF_8));
+        // The folder is loaded on its own: through Bundle.open the edited trace would fail its sha256 first.
+        BundleException e = assertThrows(BundleException.class, () -> GoldenTrace.load(trace.getParentFile()));
+        assertThat(e.getMessage(), containsString(trace.getPath() + ": path '../../outside/noise.bin' has a '..'"));
+        assertThat(e.getMessage(), containsString(Containment.INSIDE));
+    }
+
+    @Test
+    public void refusesAFileTheAppAsksForOutsideTheBundle() {
+        Bundle b = Bundle.open(TestData.bundleDir(), false);
+        BundleException e = assertThrows(BundleException.class, () -> b.file("../manifest.json"));
+        assertThat(e.getMessage(), containsString(Containment.INSIDE));
     }
 
     @Test

@@ -23,6 +23,8 @@ final class TestData {
     static final String BUNDLE = "lazydit.bundle";
     static final String RECORDING = "lazydit.recording";
     static final String OUT = "lazydit.out";
+    /** The bundle contract corpus's index.json (tests/contract_cases.py builds it). */
+    static final String CONTRACT = "lazydit.contract";
 
     private TestData() {
     }
@@ -33,6 +35,10 @@ final class TestData {
 
     static File recordingDir() {
         return dir(RECORDING);
+    }
+
+    static File contractIndex() {
+        return dir(CONTRACT);
     }
 
     /** Where tests leave files for the Python side to check, or {@code null}. */
