@@ -5,7 +5,9 @@ ExecuTorch's Android runtime cannot run on a desktop JVM, so the Java step loop 
 run the Python scheduler on its ExecuTorch backend once while recording every step's inputs and
 outputs to .bin files, and the JUnit tests then check that the Java scheduler feeds each graph exactly
 (bitwise) the recorded inputs, reuses its buffers, and reproduces the bundle's golden trace. The
-manifest validation tests corrupt copies of that same bundle.
+manifest validation tests corrupt copies of that same bundle, and BundleContractTest runs the shared
+bundle contract corpus (tests/contract/bundle_cases.json, the ``contract_index`` fixture) that the
+other scheduler ports run too.
 
 The Java side is compiled with ``javac`` against Debian's gson, junit4 and hamcrest jars, which
 scripts/setup_env.sh installs; without them these tests skip and say what to install, and under CI
