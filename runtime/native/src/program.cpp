@@ -26,7 +26,7 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// ExecuTorch's error code, and the last message it logged about it (the code alone says "InvalidProgram").
+// ExecuTorch's error code, and the first message it logged since (the code alone says "InvalidProgram").
 std::string err(Error e) {
   std::string s = executorch::runtime::to_string(e);
   const std::string logged = take_executorch_error();
