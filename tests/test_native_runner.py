@@ -320,6 +320,23 @@ def test_bit_flipped_programs_never_crash_the_runner(runner, tiny_bundle, tmp_pa
     assert outcomes.get(2, 0) > 100, outcomes  # most flips land in the program or a delegate blob
 
 
+@pytest.mark.parametrize("path, why", [("C:/bundle/schedule.json", "has a drive letter"),
+                                       ("golden\\trace.json", "contains a backslash"),
+                                       ("./schedule.json", "is not normalised"),
+                                       ("golden//trace.json", "is not normalised"),
+                                       ("", "is empty")])
+def test_a_path_written_another_way_is_refused(runner, tiny_bundle, tmp_path, path, why):
+    """The lexical half of the containment rule beyond the corpus: paths that would mean another file on
+    another platform, or that are not written the one way the exporter writes them."""
+    bundle = _copy(tiny_bundle, tmp_path)
+    manifest_path = bundle / "manifest.json"
+    m = json.loads(manifest_path.read_text())
+    m["files"][path] = {"sha256": "0" * 64, "bytes": 0}
+    manifest_path.write_text(json.dumps(m))
+    line = _refused(_run(runner, "--bundle", str(bundle)))
+    assert f"files key '{path}' {why}" in line and line.endswith("a bundle's paths must stay inside the bundle"), line
+
+
 @pytest.mark.parametrize("case", ["method-not-in-program", "dtype-against-method", "manifest-symlink-outside"])
 def test_manifest_against_the_program_is_one_line(runner, tiny_bundle, tmp_path, case):
     """A manifest consistent with itself but not with the program it lists: refused when the program is opened,

@@ -3,6 +3,7 @@
 // the fields the runner reads rather than in full.
 #include "bundle.h"
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -276,18 +277,16 @@ void read_steps(const Reader& r, const json& m, Bundle& b) {
     if (b.steps[i].index != static_cast<int>(i)) r.inconsistent("steps must be listed in order 0..N-1");
 }
 
-// The ExecuTorch method of every variant a step runs. A variant no step names needs none and is not loaded.
+// The ExecuTorch method of every variant, as every port requires (docs/bundle-format.md), whether or not a step
+// names it: a variant without one is an export that went wrong. Read after the steps so that a step naming an
+// unknown variant is reported as that first.
 void read_methods(const Reader& r, const json& m, Bundle& b) {
   const json& methods = m.at("targets").at("executorch").at("methods");
-  for (const Step& s : b.steps) b.variants[s.variant].used = true;
   for (Variant& v : b.variants) {
     auto it = methods.find(v.name);
-    if (it == methods.end()) {
-      if (v.used)
-        r.inconsistent("variant " + v.name + " has no executorch method (targets/executorch/methods/" + v.name +
-                       "); re-export the bundle with --targets executorch");
-      continue;
-    }
+    if (it == methods.end())
+      r.inconsistent("variant " + v.name + " has no executorch method (targets/executorch/methods/" + v.name +
+                     "); re-export the bundle with --targets executorch");
     v.method = r.string(*it, "targets/executorch/methods/" + v.name);
   }
 }
@@ -351,6 +350,10 @@ std::string lexical_problem(const std::string& rel) {
   if (rel.empty()) return "is empty";
   if (rel.find('\0') != std::string::npos) return "contains a NUL character";
   if (rel[0] == '/') return "is absolute";
+  // A drive letter or a backslash means a path written on Windows (or one meant to read as such elsewhere):
+  // refused on every platform, so that a bundle means the same on each.
+  if (rel.size() >= 2 && rel[1] == ':' && std::isalpha(static_cast<unsigned char>(rel[0]))) return "has a drive letter";
+  if (rel.find('\\') != std::string::npos) return "contains a backslash (write it with '/')";
   std::vector<std::string> parts;
   size_t start = 0;
   for (size_t i = 0; i <= rel.size(); ++i)

@@ -25,8 +25,7 @@ struct TensorSpec {
 
 struct Variant {
   std::string name;
-  std::string method;  // ExecuTorch method name (targets.executorch.methods); empty when no step uses it
-  bool used = false;   // named by a step: only these need a method and are loaded
+  std::string method;  // ExecuTorch method name (targets.executorch.methods)
   std::vector<std::string> reads;
   std::vector<std::string> writes;
 };
@@ -60,7 +59,7 @@ struct Bundle {
 
 // A path the bundle names (a manifest entry, the golden trace's noise file), relative to `base` (a folder inside
 // the bundle, root when empty), joined to the bundle's root once it passes the containment rule: relative,
-// normalised (no empty, '.' or '..' component), and resolving, symlinks followed, inside real_root. Throws
+// normalised (no empty, '.' or '..' component, no drive letter or backslash), and resolving, symlinks followed, inside real_root. Throws
 // InputError naming `where` and ending "a bundle's paths must stay inside the bundle". Opens nothing.
 std::string contained_path(const Bundle& b, const std::string& rel, const std::string& where,
                            const std::string& base = "");

@@ -77,7 +77,6 @@ int run(int argc, char** argv) {
   report.threads = program.thread_count();
   report.program_load_ms = program.program_load_ms();
   for (const Variant& v : b.variants) {
-    if (!v.used) continue;
     report.method_load_ms.emplace_back(v.name, program.load_method(v));
     memory.push_back(sample_memory("method " + v.name + " loaded"));
   }

@@ -92,7 +92,6 @@ void Program::check_against(const Bundle& bundle) {
   const auto names = module_->method_names();
   if (!names.ok()) throw InputError(path_ + ": cannot list the program's methods (" + err(names.error()) + ")");
   for (const Variant& v : bundle.variants) {
-    if (!v.used) continue;
     const std::string where = path_ + ": variant " + v.name + " (method " + v.method + ") ";
     if (!names->count(v.method))
       throw InputError(path_ + ": variant " + v.name + " has no executorch method " + v.method +

@@ -20,7 +20,7 @@ struct ProgramOptions {
 
 class Program {
  public:
-  // Sizes the thread pool, opens and verifies the program and checks the methods of the variants the steps use
+  // Sizes the thread pool, opens and verifies the program and checks every variant's method
   // (present, inputs and outputs as the manifest says) against the manifest: InputError naming the .pte and
   // the variant on a mismatch or an unreadable file. Methods are not loaded yet.
   Program(const Bundle& bundle, const ProgramOptions& options);
