@@ -3,7 +3,8 @@
 ``golden/trace.json`` records, for one run (seed, classes): the initial noise file, and for every step the
 variant, the slots read and written, and checksums of the latent after the step. ``golden/noise.bin`` and
 ``golden/final.bin`` hold the initial and final latents (before a latent model's decoder) as little-endian
-float32 in the tensor's C order.
+float32 in the tensor's C order; for a bundle with a decoder, ``golden/image.bin`` (``image``, ``image_shape``,
+``image_checksums``) holds the decoded image the same way.
 
 Checksums (float64 arithmetic over the float32 values, in C order): ``sum``, ``abs_sum``, ``sum_sq`` and the
 first 8 values. A scheduler port matches a trace when its plan (variant, reads, writes per step) is identical
@@ -70,6 +71,9 @@ def write_golden(
         "final_checksums": checksums(result.latent),
     }
     if "decoder" in m:
+        # The decoded image too, so that every port checks its decode graph, not only the steps.
+        np.asarray(result.image, dtype="<f4").tofile(out_dir / "image.bin")
+        trace["image"], trace["image_shape"] = "image.bin", list(result.image.shape)
         trace["image_checksums"] = checksums(result.image)
     (out_dir / "trace.json").write_text(json.dumps(trace, indent=1))
     return trace

@@ -367,3 +367,57 @@ def contract_index(tiny_executorch_bundle, tmp_path_factory) -> Path:
     from contract_cases import build_all
 
     return build_all(tiny_executorch_bundle, tmp_path_factory.mktemp("contract"))
+
+
+@pytest.fixture(scope="session")
+def latent_tiny_bundle(tmp_path_factory):
+    """A latent DiT (DiT-Tiny/2 on 8x8x4 latents, 4 classes, learn_sigma) with a tiny random AutoencoderKL as
+    its decoder (16x16x3 images): interval:2, 10 steps, ExecuTorch, ONNX and eager weights, with its golden
+    trace, which records the decoded image too. Returns (bundle, work folder holding dit.safetensors and vae/)."""
+    import subprocess
+    import sys
+
+    from diffusers import AutoencoderKL
+
+    work = tmp_path_factory.mktemp("latent")
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=16,
+    )
+    vae.save_pretrained(work / "vae")
+    dit = DiT(config_from_name("DiT-Tiny/2", input_size=8, in_channels=4, num_classes=4, learn_sigma=True)).eval()
+    randomize_weights(dit, 0.05)
+    save_safetensors(dit, work / "dit.safetensors", dtype=torch.float32)
+    out = work / "bundle"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lazydit.cli",
+            "export",
+            "--checkpoint",
+            str(work / "dit.safetensors"),
+            "--vae",
+            str(work / "vae"),
+            "--schedule",
+            "interval:2",
+            "--steps",
+            "10",
+            "--targets",
+            "executorch,onnx,torch",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, work

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lazydit.export.reference_backend  # noqa: F401  (registers the torch backend these tests compare with)
 from lazydit import cli
 from lazydit.errors import UserError
 from lazydit.runtime.backends import create_backend
