@@ -446,8 +446,9 @@ def test_committed_ios_files_hold_no_machine_paths():
 
 def test_measure_script_stores_the_weights_once_whatever_the_function_count():
     pytest.importorskip("coremltools")
-    spec = importlib.util.spec_from_file_location("measure_coreml_package",
-                                                  IOS / "Scripts" / "measure_coreml_package.py")
+    spec = importlib.util.spec_from_file_location(
+        "measure_coreml_package", IOS / "Scripts" / "measure_coreml_package.py"
+    )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     result = script.measure(TINY_COREML)

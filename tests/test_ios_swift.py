@@ -6,15 +6,20 @@
 the embedded model's golden trace. That replay uses the same data the Java core and the native runner are checked
 with: the exporter's embedded bundle (the session fixture of conftest), one Python-scheduler run on ExecuTorch
 recorded step by step by ios_demo/Scripts/make_fixtures.py, handed to the Swift test in ``LAZYDIT_EMBEDDED_REPLAY``.
+The shared bundle contract (tests/contract/bundle_cases.json, built by the ``contract_index`` fixture) reaches
+the Swift core's ``BundleContractTests`` in ``LAZYDIT_CONTRACT_INDEX``; each case prints a ``CONTRACT`` line, and
+every case of the index must appear once, "ok".
 
 The suite fails unless XCTest reports 0 failures, nothing skipped, at least as many executed tests as the
 sources hold test methods, and every one of those methods by name among the passed. The build is cached in
 build/swift (gitignored), so a second run only relinks what changed. Without a ``swift`` on PATH the tests skip
 with one line, except under CI (CI=true), where that is a broken set-up and fails.
 """
+
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -22,15 +27,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from contract_cases import message_matches
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ios_demo"
 CORE_TESTS = PACKAGE / "Tests" / "LazyDiTCoreTests"
 SCRATCH = ROOT / "build" / "swift"
 REPLAY_ENV = "LAZYDIT_EMBEDDED_REPLAY"
+CONTRACT_ENV = "LAZYDIT_CONTRACT_INDEX"
 
 TEST_METHOD = re.compile(r"^\s*func (test\w*)\s*\(", re.M)
 PASSED = re.compile(r"^Test Case '(?:-\[)?[\w.]*?(\w+)[. ](test\w*)\]?' passed", re.M)
+CONTRACT_LINE = re.compile(r"^CONTRACT (refuse|accept) (\S+) (\S+) (ok|FAIL) ?(.*)$", re.M)
+XCTEST_CLASS = re.compile(r"^(?:final )?class (\w+)\s*:\s*XCTestCase", re.M)
 SUMMARY = re.compile(r"Executed (\d+) tests?, with (?:(\d+) tests? skipped and )?(\d+) failures?")
 
 
@@ -40,7 +49,7 @@ def source_test_methods() -> dict[str, list[str]]:
     for f in sorted(CORE_TESTS.glob("*.swift")):
         text = f.read_text()
         # Each method belongs to the nearest class declared above it.
-        classes = [(m.start(), m.group(1)) for m in re.finditer(r"^(?:final )?class (\w+)\s*:\s*XCTestCase", text, re.M)]
+        classes = [(m.start(), m.group(1)) for m in XCTEST_CLASS.finditer(text)]
         for m in TEST_METHOD.finditer(text):
             owner = [name for pos, name in classes if pos < m.start()]
             assert owner, f"{f.name}: {m.group(1)} is outside an XCTestCase class"
@@ -79,13 +88,15 @@ def swift_test(request) -> subprocess.CompletedProcess:
     if SWIFT is None:  # only reached under CI, where the set-up must have provided the toolchain
         pytest.fail(f"{NO_SWIFT} (under CI the set-up must provide one)", pytrace=False)
     embedded_replay = request.getfixturevalue("embedded_replay")
+    contract_index = request.getfixturevalue("contract_index")
     common = ["--package-path", str(PACKAGE), "--scratch-path", str(SCRATCH)]
     SCRATCH.mkdir(parents=True, exist_ok=True)
     build = subprocess.run([SWIFT, "build", "--build-tests", *common], capture_output=True, text=True, timeout=1200)
     assert build.returncode == 0, f"swift build failed:\n{build.stdout[-8000:]}\n{build.stderr[-4000:]}"
-    env = {**os.environ, REPLAY_ENV: str(embedded_replay)}
-    return subprocess.run([SWIFT, "test", "--skip-build", *common], capture_output=True, text=True, timeout=600,
-                          env=env)
+    env = {**os.environ, REPLAY_ENV: str(embedded_replay), CONTRACT_ENV: str(contract_index)}
+    return subprocess.run(
+        [SWIFT, "test", "--skip-build", *common], capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def test_swift_package_builds_and_every_core_test_passes(swift_test, capsys):
@@ -104,8 +115,10 @@ def test_swift_package_builds_and_every_core_test_passes(swift_test, capsys):
     missing = sorted(f"{c}.{m}" for c, ms in methods.items() for m in ms if (c, m) not in passed)
     assert not missing, f"test methods that did not pass (or did not run): {missing}"
     with capsys.disabled():  # the count belongs in `make test`'s output, not only in a failure report
-        print(f"\nswift test (ios_demo): executed {executed} tests, {failures} failures, {skipped} skipped; "
-              f"LazyDiTCoreTests declares {expected}")
+        print(
+            f"\nswift test (ios_demo): executed {executed} tests, {failures} failures, {skipped} skipped; "
+            f"LazyDiTCoreTests declares {expected}"
+        )
 
 
 def test_swift_core_replays_the_embedded_golden_trace(swift_test):
@@ -115,3 +128,17 @@ def test_swift_core_replays_the_embedded_golden_trace(swift_test):
     assert len(methods) >= 2
     for m in methods:
         assert ("EmbeddedGoldenReplayTests", m) in passed, swift_test.stdout[-6000:]
+
+
+def test_swift_core_runs_every_contract_case(swift_test, contract_index):
+    """BundleContractTests ran every case of the shared corpus, not only the first of each kind: its CONTRACT
+    lines name each case of the index once, each "ok", and each refusal has one of the case's words."""
+    cases = json.loads(contract_index.read_text())["cases"]
+    lines = CONTRACT_LINE.findall(swift_test.stdout)
+    ran = {name: (expect, cls, status, msg) for expect, name, cls, status, msg in lines}
+    assert len(lines) == len(ran) == len(cases), f"{len(lines)} CONTRACT lines for {len(cases)} cases"
+    for case in cases:
+        expect, cls, status, msg = ran[case["name"]]
+        assert (expect, cls, status) == (case["expect"], case["class"], "ok"), f"{case['name']}: {status} {msg}"
+        if expect == "refuse":
+            assert message_matches(msg, case), f"{case['name']}: {msg}"

@@ -17,6 +17,7 @@ written. Exports nothing: make the bundle first with ``lazydit export``. Needs n
     python ios_demo/Scripts/make_fixtures.py BUNDLE_DIR --name tiny
     python ios_demo/Scripts/make_fixtures.py CORE_ML_ONLY_BUNDLE_DIR --name tiny-coreml --mode complete
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ def record_steps(bundle_dir: Path, out: Path, backend_name: str | None) -> dict:
     golden = bundle_dir / "golden"
     missing = [f for f in GOLDEN_FILES if not (golden / f).is_file()]
     if missing:
-        raise UserError(f"{golden / missing[0]}: missing; export the bundle with a target that runs here "
-                        "(executorch or onnx) so that `lazydit export` writes its golden trace")
+        raise UserError(
+            f"{golden / missing[0]}: missing; export the bundle with a target that runs here "
+            "(executorch or onnx) so that `lazydit export` writes its golden trace"
+        )
     trace = json.loads((golden / "trace.json").read_text())
     if trace.get("format") != GOLDEN_FORMAT:
         raise UserError(f"{golden / 'trace.json'}: format {trace.get('format')!r}, expected {GOLDEN_FORMAT}")
@@ -84,8 +87,10 @@ def record_steps(bundle_dir: Path, out: Path, backend_name: str | None) -> dict:
     latents = [outs[0] for _, _, outs in backend.calls]
     problems = compare_to_golden(trace, result.variants, latents)
     if problems:
-        raise UserError(f"{golden / 'trace.json'}: the {backend.name} run disagrees with the golden trace "
-                        f"({problems[0]}); re-export the bundle or pick the trace's backend ({trace['backend']})")
+        raise UserError(
+            f"{golden / 'trace.json'}: the {backend.name} run disagrees with the golden trace "
+            f"({problems[0]}); re-export the bundle or pick the trace's backend ({trace['backend']})"
+        )
 
     if out.exists():
         shutil.rmtree(out)
@@ -105,9 +110,15 @@ def record_steps(bundle_dir: Path, out: Path, backend_name: str | None) -> dict:
                 (out / "steps" / file).write_bytes(_raw(a))
                 rows.append(_entry(tensor_name, file, a))
         steps.append({"index": i, "variant": name, "inputs": ins, "outputs": outs})
-    index = {"format": STEPS_FORMAT, "bundle": bundle.manifest.get("name", bundle_dir.name), "backend": backend.name,
-             "seed": trace["seed"], "classes": trace["classes"], "noise": "../golden/" + trace["noise"],
-             "steps": steps}
+    index = {
+        "format": STEPS_FORMAT,
+        "bundle": bundle.manifest.get("name", bundle_dir.name),
+        "backend": backend.name,
+        "seed": trace["seed"],
+        "classes": trace["classes"],
+        "noise": "../golden/" + trace["noise"],
+        "steps": steps,
+    }
     (out / "steps" / "steps.json").write_text(json.dumps(index, indent=1) + "\n")
     return index
 
@@ -135,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("bundle", type=Path, help="bundle folder written by `lazydit export`")
     p.add_argument("--name", required=True, help="fixture folder name under Tests/LazyDiTCoreTests/Fixtures")
     p.add_argument("--mode", choices=("steps", "complete"), default="steps")
-    p.add_argument("--backend", choices=("executorch", "onnxruntime"),
-                   help="backend that runs the graphs (default: the golden trace's own)")
+    p.add_argument(
+        "--backend",
+        choices=("executorch", "onnxruntime"),
+        help="backend that runs the graphs (default: the golden trace's own)",
+    )
     p.add_argument("--fixtures", type=Path, default=FIXTURES, help="fixtures root (default: the test target's)")
     args = p.parse_args(argv)
     if not args.name or "/" in args.name or args.name.startswith("."):
@@ -151,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{out}: complete bundle copied, {folder_bytes(out)} bytes")
         total = folder_bytes(args.fixtures)
         if total > FIXTURES_BUDGET:
-            raise UserError(f"{args.fixtures}: fixtures total {total} bytes, over the {FIXTURES_BUDGET}-byte budget; "
-                            "record a smaller bundle (the tiny DiT of the README)")
+            raise UserError(
+                f"{args.fixtures}: fixtures total {total} bytes, over the {FIXTURES_BUDGET}-byte budget; "
+                "record a smaller bundle (the tiny DiT of the README)"
+            )
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ the bytes on disk and in the app. What a loaded function costs in memory on a ph
 
     python ios_demo/Scripts/measure_coreml_package.py BUNDLE_DIR [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,21 @@ def measure(bundle_dir: Path) -> dict:
             out = Path(tmp) / f"k{k}.mlpackage"
             ct.utils.save_multifunction(desc, str(out))
             weights = sum(f.stat().st_size for f in out.rglob("weights/*") if f.is_file())
-            rows.append({"functions": k, "names": functions[:k], "package_bytes": folder_bytes(out),
-                         "weight_bytes": weights, "program_bytes": folder_bytes(out) - weights})
-    return {"bundle": manifest.get("name", bundle_dir.name), "parameters": manifest["model"]["parameters"],
-            "shipped_package_bytes": folder_bytes(package), "rows": rows}
+            rows.append(
+                {
+                    "functions": k,
+                    "names": functions[:k],
+                    "package_bytes": folder_bytes(out),
+                    "weight_bytes": weights,
+                    "program_bytes": folder_bytes(out) - weights,
+                }
+            )
+    return {
+        "bundle": manifest.get("name", bundle_dir.name),
+        "parameters": manifest["model"]["parameters"],
+        "shipped_package_bytes": folder_bytes(package),
+        "rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the numbers here")
     args = p.parse_args(argv)
     result = measure(args.bundle)
-    print(f"{result['bundle']}: {result['parameters']:,} parameters, shipped package {result['shipped_package_bytes']:,} bytes")
+    shipped = result["shipped_package_bytes"]
+    print(f"{result['bundle']}: {result['parameters']:,} parameters, shipped package {shipped:,} bytes")
     print(f"{'functions':>9} {'package bytes':>14} {'weights':>12} {'programs':>10}")
     for r in result["rows"]:
         print(f"{r['functions']:>9} {r['package_bytes']:>14,} {r['weight_bytes']:>12,} {r['program_bytes']:>10,}")

@@ -68,7 +68,10 @@ public enum BundleCatalog {
                 let manifestURL = folder.appendingPathComponent("manifest.json")
                 guard FileManager.default.fileExists(atPath: manifestURL.path) else { continue }
                 do {
-                    let m = try ManifestValidator.decode(try Data(contentsOf: manifestURL), path: manifestURL.path)
+                    // The same containment as loading: a bundle whose paths leave it is listed as a problem.
+                    let real = try BundlePath.resolve("manifest.json", in: folder, namedBy: manifestURL)
+                    let m = try ManifestValidator.decode(try Data(contentsOf: real), path: manifestURL.path,
+                                                         bundleRoot: folder)
                     guard m.targets.coreml != nil else {
                         problems.append("\(folder.lastPathComponent): no Core ML graphs; export with `lazydit export --targets coreml`")
                         continue

@@ -50,6 +50,8 @@ public struct GoldenTrace: Codable, Sendable {
     public var shape: [Int]
     public var noiseFile: String
     public var finalFile: String
+    /// The decoded image (`golden/image.bin`) of a bundle with a decoder; not read by this app, only checked.
+    public var imageFile: String?
     public var tolerance: Double
     public var steps: [Step]
     public var finalChecksums: Checksums
@@ -58,6 +60,7 @@ public struct GoldenTrace: Codable, Sendable {
         case format, backend, seed, classes, shape
         case noiseFile = "noise"
         case finalFile = "final"
+        case imageFile = "image"
         case tolerance, steps
         case finalChecksums = "final_checksums"
     }
@@ -75,7 +78,24 @@ public struct GoldenTrace: Codable, Sendable {
         guard trace.format == formatName else {
             throw LazyDiTError("\(url.path): format \(trace.format), expected \(formatName); re-export the bundle")
         }
+        // Like a manifest's paths, the latents a trace names must stay inside its folder: refused here, before
+        // anyone reads them.
+        _ = try trace.noiseURL(besides: url)
+        _ = try trace.finalURL(besides: url)
+        if let image = trace.imageFile {
+            _ = try BundlePath.resolve(image, in: url.deletingLastPathComponent(), namedBy: url)
+        }
         return trace
+    }
+
+    /// The trace's initial noise file, where it really lies, refused unless it stays in the folder of `traceURL`.
+    public func noiseURL(besides traceURL: URL) throws -> URL {
+        try BundlePath.resolve(noiseFile, in: traceURL.deletingLastPathComponent(), namedBy: traceURL)
+    }
+
+    /// The trace's final latent file, checked as `noiseURL(besides:)`.
+    public func finalURL(besides traceURL: URL) throws -> URL {
+        try BundlePath.resolve(finalFile, in: traceURL.deletingLastPathComponent(), namedBy: traceURL)
     }
 
     /// Differences between a run and the trace (empty when they match): the plan (variant, slots read and

@@ -25,8 +25,19 @@ public struct LazyDiTBundle: Sendable {
 
     public var name: String { manifest.name ?? root.lastPathComponent }
 
-    public func url(_ relativePath: String) -> URL {
-        root.appendingPathComponent(relativePath)
+    /// The file or folder `relativePath` of the bundle, where it really lies, refused unless it stays inside the
+    /// bundle (`BundlePath`). Checked on every call, not only in `load`: the folder may have changed since, and
+    /// callers pass paths the manifest does not list (golden/trace.json). This is the one way to a bundle's files.
+    public func url(_ relativePath: String) throws -> URL {
+        try BundlePath.resolve(relativePath, in: root, namedBy: manifestURL)
+    }
+
+    /// `root/manifest.json`, as errors name it.
+    public var manifestURL: URL { root.appendingPathComponent("manifest.json") }
+
+    /// Where `relativePath` is shown in errors: under the folder the user chose, not the real path behind links.
+    func shown(_ relativePath: String) -> String {
+        root.appendingPathComponent(relativePath).path
     }
 
     /// Reads and validates `root/manifest.json`, then checks the listed files as `fileCheck` says.
@@ -44,7 +55,16 @@ public struct LazyDiTBundle: Sendable {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
             throw LazyDiTError("\(manifestURL.path): missing; this folder is not a lazydit bundle")
         }
-        let manifest = try ManifestValidator.decode(try Data(contentsOf: manifestURL), path: manifestURL.path)
+        // manifest.json too must be the bundle's own, not a link to a file elsewhere on the phone.
+        let realManifest = try BundlePath.resolve("manifest.json", in: root, namedBy: manifestURL)
+        let data: Data
+        do {
+            data = try Data(contentsOf: realManifest)
+        } catch {
+            throw LazyDiTError("\(manifestURL.path): cannot be read (\(error.localizedDescription))")
+        }
+        // Every named path is checked before any of them is opened, so a refused bundle reads nothing outside.
+        let manifest = try ManifestValidator.decode(data, path: manifestURL.path, bundleRoot: root)
         let bundle = LazyDiTBundle(root: root, manifest: manifest)
         if fileCheck != .skip {
             try bundle.checkFiles(verifyChecksums: fileCheck == .full, digests: digests, progress: progress)
@@ -52,7 +72,8 @@ public struct LazyDiTBundle: Sendable {
         return bundle
     }
 
-    /// Size in bytes of the regular file at `url`, nil when it is missing or not a regular file.
+    /// Size in bytes of the regular file at `url`, nil when it is missing or not a regular file (a link counts as
+    /// not a regular file: pass the real path, as `url(_:)` returns it).
     ///
     /// Read through typed URL resource values: `attributesOfItem(...)[.size]` is an `NSNumber` on Apple platforms
     /// but may be a plain `UInt64` on other Foundations, where an `as? NSNumber` cast silently fails.
@@ -67,29 +88,38 @@ public struct LazyDiTBundle: Sendable {
         let total = max(1, files.values.reduce(0) { $0 + $1.bytes })
         var done = 0
         for (rel, entry) in files.sorted(by: { $0.key < $1.key }) {
-            let fileURL = self.url(rel)
+            // Sized and hashed where it really lies: a link inside the bundle is read through its target.
+            let fileURL = try self.url(rel)
+            let shown = self.shown(rel)
             guard let size = Self.regularFileSize(fileURL) else {
-                throw LazyDiTError("\(fileURL.path): listed in the manifest but missing; re-export or re-copy the bundle")
+                throw LazyDiTError("\(shown): listed in the manifest but missing; re-export or re-copy the bundle")
             }
             if size != entry.bytes {
-                throw LazyDiTError("\(fileURL.path): has \(size) bytes, the manifest says \(entry.bytes); the bundle is damaged")
+                throw LazyDiTError("\(shown): has \(size) bytes, the manifest says \(entry.bytes); the bundle is damaged")
             }
             if verifyChecksums {
                 let onBytes: (Int) -> Void = { n in
                     done += n
                     progress?(min(1, Double(done) / Double(total)))
                 }
-                let digest = try digests?.sha256Hex(ofFile: fileURL, onBytes: onBytes)
-                    ?? FileDigest.sha256Hex(ofFile: fileURL, onBytes: onBytes)
+                let digest: String
+                do {
+                    digest = try digests?.sha256Hex(ofFile: fileURL, onBytes: onBytes)
+                        ?? FileDigest.sha256Hex(ofFile: fileURL, onBytes: onBytes)
+                } catch let error as LazyDiTError {
+                    throw error
+                } catch {
+                    throw LazyDiTError("\(shown): cannot be read (\(error.localizedDescription))")
+                }
                 if digest != entry.sha256 {
-                    throw LazyDiTError("\(fileURL.path): sha256 does not match the manifest; the bundle is damaged, re-export or re-copy it")
+                    throw LazyDiTError("\(shown): sha256 does not match the manifest; the bundle is damaged, re-export or re-copy it")
                 }
             }
         }
         for (target, path) in manifest.targets.requiredPaths {
             let prefix = path.hasSuffix("/") ? path : path + "/"
             if !files.keys.contains(where: { $0 == path || $0.hasPrefix(prefix) }) {
-                throw LazyDiTError("\(self.url(path).path): \(target) graph missing from the manifest's file list")
+                throw LazyDiTError("\(shown(path)): \(target) graph missing from the manifest's file list")
             }
         }
         progress?(1)

@@ -107,15 +107,17 @@ public struct Manifest: Codable, Sendable {
         public var writes: [String]
         public var skippedModules: Int?
         public var macsPerImage: Int?
+        /// Extrapolation ratio per forecast slot (read only to refuse non-finite values: the graph applies it).
+        public var forecast: [String: Double]?
 
         enum CodingKeys: String, CodingKey {
-            case name, inputs, outputs, reads, writes
+            case name, inputs, outputs, reads, writes, forecast
             case skippedModules = "skipped_modules"
             case macsPerImage = "macs_per_image"
         }
 
         public init(name: String, inputs: [String], outputs: [String], reads: [String], writes: [String],
-                    skippedModules: Int? = nil, macsPerImage: Int? = nil) {
+                    skippedModules: Int? = nil, macsPerImage: Int? = nil, forecast: [String: Double]? = nil) {
             self.name = name
             self.inputs = inputs
             self.outputs = outputs
@@ -123,6 +125,7 @@ public struct Manifest: Codable, Sendable {
             self.writes = writes
             self.skippedModules = skippedModules
             self.macsPerImage = macsPerImage
+            self.forecast = forecast
         }
     }
 
@@ -150,10 +153,12 @@ public struct Manifest: Codable, Sendable {
     public struct ONNXTarget: Codable, Sendable {
         public var graphs: [String: String]
         public var weights: String
+        public var decoder: String?
     }
 
     public struct TorchTarget: Codable, Sendable {
         public var weights: String
+        public var decoder: String?
     }
 
     public struct Targets: Codable, Sendable {
@@ -169,9 +174,27 @@ public struct Manifest: Codable, Sendable {
             if let t = onnx {
                 for file in t.graphs.values.sorted() { out.append(("onnx", file)) }
                 out.append(("onnx", t.weights))
+                if let d = t.decoder { out.append(("onnx", d)) }
             }
             if let t = coreml { out.append(("coreml", t.package)) }
-            if let t = torch { out.append(("torch", t.weights)) }
+            if let t = torch {
+                out.append(("torch", t.weights))
+                if let d = t.decoder { out.append(("torch", d)) }
+            }
+            return out
+        }
+
+        /// Per target, the variants it has no graph for (an ExecuTorch method, an ONNX graph, a Core ML
+        /// function): a step that used one would fail only when it ran.
+        func variantsWithoutGraph(_ names: [String]) -> [(target: String, what: String, variant: String)] {
+            var out: [(target: String, what: String, variant: String)] = []
+            let have: [(String, String, [String: String]?)] = [("executorch", "method", executorch?.methods),
+                                                               ("onnx", "graph", onnx?.graphs),
+                                                               ("coreml", "function", coreml?.functions)]
+            for (target, what, graphs) in have {
+                guard let graphs else { continue }
+                for v in names where graphs[v] == nil { out.append((target, what, v)) }
+            }
             return out
         }
     }
@@ -179,6 +202,12 @@ public struct Manifest: Codable, Sendable {
     public struct FileEntry: Codable, Sendable {
         public var sha256: String
         public var bytes: Int
+    }
+
+    /// Every path the manifest names, relative to the bundle root: the listed files, each target's graphs and the
+    /// schedule with its heat map (`manifest_paths` in the Python runtime). Each must stay inside the bundle.
+    public var namedPaths: [String] {
+        files.keys.sorted() + targets.requiredPaths.map(\.path) + [schedule.file] + (schedule.heatmap.map { [$0] } ?? [])
     }
 
     /// The spec of tensor `name`; every cache slot shares the spec of `cache`.

@@ -4,12 +4,30 @@ import Foundation
 /// runtime enforce, so that a bad bundle is refused before any graph runs.
 public enum ManifestValidator {
     /// Decodes and validates manifest `data`; every error is one line naming `path`.
-    public static func decode(_ data: Data, path: String) throws -> Manifest {
+    ///
+    /// With `bundleRoot`, every path the manifest names is checked to stay inside that folder (`BundlePath`)
+    /// after decoding and before anything else, so that a refused bundle has read nothing outside it.
+    public static func decode(_ data: Data, path: String, bundleRoot: URL? = nil) throws -> Manifest {
+        let manifest = try parse(data, path: path)
+        if let bundleRoot {
+            let named = URL(fileURLWithPath: path)
+            for rel in manifest.namedPaths {
+                _ = try BundlePath.resolve(rel, in: bundleRoot, namedBy: named)
+            }
+        }
+        try validate(manifest, path: path)
+        return manifest
+    }
+
+    /// Decodes manifest `data` and checks its schema version, without the checks of `validate`.
+    static func parse(_ data: Data, path: String) throws -> Manifest {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data)
         } catch {
-            throw LazyDiTError("\(path): not valid JSON (\(error.localizedDescription))")
+            // NaN and Infinity literals end up here too: strict JSON has no such numbers.
+            throw LazyDiTError("\(path): not valid JSON (\(error.localizedDescription)); "
+                               + "a manifest is strict JSON, without NaN or Infinity")
         }
         guard let top = object as? [String: Any] else {
             throw LazyDiTError("\(path): invalid manifest at (top level): not a JSON object")
@@ -28,7 +46,6 @@ public enum ManifestValidator {
         } catch let error as DecodingError {
             throw LazyDiTError("\(path): invalid manifest at \(describe(error))")
         }
-        try validate(manifest, path: path)
         return manifest
     }
 
@@ -47,6 +64,25 @@ public enum ManifestValidator {
             if entry.bytes < 0 { throw fail("invalid manifest at files/\(rel)/bytes: negative") }
         }
         if m.targets.requiredPaths.isEmpty { throw fail("invalid manifest at targets: no known target") }
+        // A JSON parser with an extension for NaN (or a number too large for a Double) must not let one through:
+        // the scheduler would turn every latent into NaN without an error.
+        func finite(_ value: Double, _ what: String) throws {
+            if !value.isFinite {
+                throw fail("\(what) is \(value), not a finite number; the manifest is damaged, re-export it")
+            }
+        }
+        try finite(m.guidanceScale, "guidance_scale")
+        for s in m.steps {
+            for c in s.coef { try finite(c, "step \(s.index) coef") }
+        }
+        for v in m.variants {
+            for (_, ratio) in (v.forecast ?? [:]).sorted(by: { $0.key < $1.key }) {
+                try finite(ratio, "variant \(v.name) forecast ratio")
+            }
+        }
+        if let gap = m.targets.variantsWithoutGraph(m.variants.map(\.name)).first {
+            throw fail("variant \(gap.variant) has no \(gap.target) \(gap.what); re-export the bundle")
+        }
 
         let cfg = m.model.config
         let guided = m.guidanceScale != 1.0

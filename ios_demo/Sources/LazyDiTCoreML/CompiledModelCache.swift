@@ -43,7 +43,9 @@ public enum CompiledModelCache {
         if FileManager.default.fileExists(atPath: destination.path) {
             return (destination, false)
         }
-        let package = bundle.url(target.package)
+        // Only through the bundle's checked path: a package that is (or sits behind) a link out of the bundle
+        // is refused here, before Core ML reads a byte of it.
+        let package = try bundle.url(target.package)
         let temporary: URL
         do {
             temporary = try await MLModel.compileModel(at: package)

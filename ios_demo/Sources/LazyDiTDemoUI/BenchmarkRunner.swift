@@ -133,13 +133,15 @@ final class BenchmarkModel: ObservableObject {
         let classIndex = options.classIndex
         let seed = UInt64(options.seed)
         var golden: (() throws -> BenchmarkReport.GoldenCheck)?
-        let goldenFolder = entry.url.appendingPathComponent("golden", isDirectory: true)
+        let traceName = "golden/trace.json"
         // The trace describes the exported (lazy) schedule; a DDIM run of a lazy bundle has no trace to match.
-        if plan.kind == .lazy, FileManager.default.fileExists(atPath: goldenFolder.appendingPathComponent("trace.json").path) {
+        if plan.kind == .lazy, FileManager.default.fileExists(atPath: entry.url.appendingPathComponent(traceName).path) {
             golden = {
-                let trace = try GoldenTrace.load(from: goldenFolder.appendingPathComponent("trace.json"))
-                let noise = try RawTensorData.readFloat32File(goldenFolder.appendingPathComponent(trace.noiseFile))
-                let expectedFinal = try? RawTensorData.readFloat32File(goldenFolder.appendingPathComponent(trace.finalFile))
+                // Through the bundle's checked paths: the trace and the latents it names stay inside the bundle.
+                let traceURL = try p.bundle.url(traceName)
+                let trace = try GoldenTrace.load(from: traceURL)
+                let noise = try RawTensorData.readFloat32File(try trace.noiseURL(besides: traceURL))
+                let expectedFinal = try? RawTensorData.readFloat32File(try trace.finalURL(besides: traceURL))
                 return try trace.check(p.scheduler, plan: plan, noise: noise, expectedFinal: expectedFinal)
             }
         }

@@ -50,5 +50,29 @@ final class CoreMLPipelineTests: XCTestCase {
         XCTAssertEqual(leanResult.image, result.image)
         XCTAssertEqual(lean.scheduler.runner.functionLoads, 2 + 10)
     }
+
+    func testAPackageSwappedForALinkOutOfTheBundleIsNeverCompiled() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lazydit-swap-\(UUID().uuidString)")
+        let cache = dir.appendingPathComponent("cache", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bundleURL = dir.appendingPathComponent("bundle", isDirectory: true)
+        let outside = dir.appendingPathComponent("outside", isDirectory: true)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny-coreml"), to: bundleURL)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny-coreml"), to: outside)
+        let bundle = try LazyDiTBundle.load(at: bundleURL)
+        // Between verification and compilation the package's folder becomes a link out of the bundle.
+        try FileManager.default.removeItem(at: bundleURL.appendingPathComponent("coreml"))
+        try FileManager.default.createSymbolicLink(atPath: bundleURL.appendingPathComponent("coreml").path,
+                                                   withDestinationPath: outside.appendingPathComponent("coreml").path)
+        do {
+            _ = try await CompiledModelCache.compiledModel(for: bundle, in: cache)
+            XCTFail("a package outside the bundle was compiled")
+        } catch {
+            XCTAssertTrue("\(error)".hasSuffix(BundlePath.inside), "\(error)")
+        }
+        let compiled = (try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? []
+        XCTAssertEqual(compiled, [], "nothing was compiled into the cache")
+    }
 }
 #endif

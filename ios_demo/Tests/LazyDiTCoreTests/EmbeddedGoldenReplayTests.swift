@@ -31,8 +31,9 @@ final class EmbeddedGoldenReplayTests: XCTestCase {
         folder = URL(fileURLWithPath: path, isDirectory: true)
         // The recording keeps manifest.json, golden/ and steps/; the graphs stay with the exported bundle.
         bundle = try LazyDiTBundle.load(at: folder, fileCheck: .skip)
-        trace = try GoldenTrace.load(from: folder.appendingPathComponent("golden/trace.json"))
-        noise = try RawTensorData.readFloat32File(folder.appendingPathComponent("golden/\(trace.noiseFile)"),
+        let traceURL = try bundle.url("golden/trace.json")
+        trace = try GoldenTrace.load(from: traceURL)
+        noise = try RawTensorData.readFloat32File(try trace.noiseURL(besides: traceURL),
                                                   count: try XCTUnwrap(bundle.manifest.tensorSpec("x")).count)
     }
 
@@ -51,7 +52,7 @@ final class EmbeddedGoldenReplayTests: XCTestCase {
         XCTAssertEqual(trace.compare(plan: plan, latents: result.latents), [])
         XCTAssertEqual(trace.compareFinal(result.image), [])
         // The recording is the golden run on the trace's own backend: the final latent is golden/final.bin exactly.
-        let final = try RawTensorData.readFloat32File(folder.appendingPathComponent("golden/\(trace.finalFile)"),
+        let final = try RawTensorData.readFloat32File(try trace.finalURL(besides: bundle.url("golden/trace.json")),
                                                       count: noise.count)
         XCTAssertEqual(result.image.map(\.bitPattern), final.map(\.bitPattern))
         XCTAssertEqual(result.lazyMask.filter { $0 }.count, 10, "the embedded schedule skips at half of the steps")

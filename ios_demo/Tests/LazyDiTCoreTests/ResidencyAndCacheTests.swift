@@ -113,8 +113,8 @@ final class FileDigestCacheTests: XCTestCase {
         let cache = FileDigestCache()
         let bundle = try LazyDiTBundle.load(at: FixturePaths.tinyCoreML, fileCheck: .skip)
         for (rel, entry) in bundle.manifest.files {
-            XCTAssertEqual(try cache.sha256Hex(ofFile: bundle.url(rel)), entry.sha256, rel)
-            XCTAssertEqual(try cache.sha256Hex(ofFile: bundle.url(rel)), entry.sha256, rel)
+            XCTAssertEqual(try cache.sha256Hex(ofFile: try bundle.url(rel)), entry.sha256, rel)
+            XCTAssertEqual(try cache.sha256Hex(ofFile: try bundle.url(rel)), entry.sha256, rel)
         }
         XCTAssertEqual(cache.filesHashed, bundle.manifest.files.count)
     }
