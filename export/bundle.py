@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from lazydit.errors import UserError
 from lazydit.runtime.bundle import sha256_file
 
 from .checkpoint import fingerprint
-from .diffusion import ddim_steps
+from .diffusion import check_guidance_rule, ddim_steps, guidance_rule_of
 from .graphs import StepGraph, example_inputs, parse_slot, plan_variants
 from .lower import dir_size, lower_coreml, lower_executorch, lower_onnx
 from .macs import forward_macs
@@ -40,6 +40,7 @@ class ExportOptions:
     batch: int = 1
     cfg_scale: float = 1.5
     clip_denoised: bool = False
+    guidance_rule: str | None = None  # official-3-channels | all-channels; None: the model's (guidance_rule_of)
     class_names: list[str] | None = None
     coreml_palettize_bits: int | None = None
     quantize: str | None = None  # "int8": dynamically quantized int8 weights in the ExecuTorch graphs
@@ -88,6 +89,11 @@ def export_bundle(
         raise UserError(f"--quantize must be int8 (or left out), not {opts.quantize!r}")
     if opts.dtype not in DTYPES:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, not {opts.dtype!r}")
+    try:
+        # Resolved once here so that the graphs, the verification and the manifest use the same rule.
+        opts = replace(opts, guidance_rule=check_guidance_rule(opts.guidance_rule or guidance_rule_of(dit)))
+    except ValueError as e:
+        raise UserError(f"{e} (--guidance-rule)") from None
     schedule.validate()
     schedule.check_model(dit.config)
     check_output_folder(out, opts.force)
@@ -96,7 +102,7 @@ def export_bundle(
     variants, per_step = plan_variants(schedule)
     dtype = torch.float32 if opts.dtype == "float32" else torch.float16
     model = dit if dtype == torch.float32 else _half_copy(dit)
-    graphs = {v.name: StepGraph(model, v, opts.cfg_scale, opts.clip_denoised).eval() for v in variants}
+    graphs = {v.name: _step_graph(model, v, opts) for v in variants}
     inputs = {v.name: example_inputs(model, v, opts.batch, opts.cfg_scale, dtype) for v in variants}
     decoder = None
     if opts.vae is not None:
@@ -159,9 +165,8 @@ def export_bundle(
             elif target == "torch":
                 from .checkpoint import save_safetensors
 
-                save_safetensors(
-                    dit, tmp / "torch" / "model.safetensors", dtype=dtype, sampling=dict(dit.sampling_defaults)
-                )
+                sampling = dict(dit.sampling_defaults) | {"guidance_rule": opts.guidance_rule}
+                save_safetensors(dit, tmp / "torch" / "model.safetensors", dtype=dtype, sampling=sampling)
                 targets["torch"] = {"weights": "torch/model.safetensors", "dtype": opts.dtype}
                 if decoder is not None:
                     shutil.copytree(opts.vae, tmp / "torch" / "vae")
@@ -208,7 +213,10 @@ def _decoder(model: DiT, opts: ExportOptions, dtype: torch.dtype):
 
     if model.config.in_channels != 4:
         raise UserError(f"--vae is for latent models (4 input channels); this model has {model.config.in_channels}")
-    return DecodeGraph(load_vae(opts.vae).to(dtype), SD_LATENT_SCALE).eval()
+    vae = load_vae(opts.vae)
+    # The VAE's own latent scale (diffusers' DiTPipeline divides by it); SD's when its config has none.
+    scale = float(getattr(vae.config, "scaling_factor", None) or SD_LATENT_SCALE)
+    return DecodeGraph(vae.to(dtype), scale).eval()
 
 
 def _add_decoder(manifest: dict, dit: DiT, opts: ExportOptions, decoder) -> None:
@@ -250,7 +258,11 @@ def quantized_graphs(model: DiT, variants, opts: ExportOptions) -> dict[str, Ste
         Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
         filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m.weight.shape[0] > 1,
     )
-    return {v.name: StepGraph(q, v, opts.cfg_scale, opts.clip_denoised).eval() for v in variants}
+    return {v.name: _step_graph(q, v, opts) for v in variants}
+
+
+def _step_graph(model: DiT, variant, opts: ExportOptions) -> StepGraph:
+    return StepGraph(model, variant, opts.cfg_scale, opts.clip_denoised, opts.guidance_rule).eval()
 
 
 def _write_golden(root: Path) -> None:
@@ -312,7 +324,9 @@ def build_manifest(
             "names": opts.class_names or dit.class_names or [str(i) for i in range(c.num_classes)],
         },
         "batch": B,
+        # guidance_scale stays for schema-1 readers; "guidance" adds the rule the graphs bake in.
         "guidance_scale": opts.cfg_scale,
+        "guidance": {"scale": opts.cfg_scale, "rule": opts.guidance_rule},
         "clip_denoised": opts.clip_denoised,
         "dtype": opts.dtype,
         "schedule": {
@@ -358,9 +372,9 @@ def build_manifest(
     }
 
 
-def bundle_matches(path: Path, fp: str, sched: Schedule, targets) -> bool:
+def bundle_matches(path: Path, fp: str, sched: Schedule, targets, guidance_rule: str | None = None) -> bool:
     """Whether the bundle at ``path`` is of the model with fingerprint ``fp``, with ``sched``'s skips and reuse,
-    and has every target: then it can be used instead of exporting again."""
+    (when given) ``guidance_rule``, and has every target: then it can be used instead of exporting again."""
     mpath = path / "manifest.json"
     if not mpath.is_file():
         return False
@@ -373,5 +387,6 @@ def bundle_matches(path: Path, fp: str, sched: Schedule, targets) -> bool:
         m["model"].get("fingerprint") == fp
         and saved.get("skip") == sched.to_json()["skip"]
         and saved.get("reuse", "hold") == sched.reuse
+        and (guidance_rule is None or m.get("guidance", {}).get("rule", "all-channels") == guidance_rule)
         and all(t in m["targets"] for t in targets)
     )

@@ -38,6 +38,7 @@ class CalibrationConfig:
     max_cache_age: int = 1
     cfg_scale: float = 1.5
     clip_denoised: bool = False
+    guidance_rule: str | None = None  # None: the model's (lazydit.export.diffusion.guidance_rule_of)
     seeds_per_class: int = 4
     heldout_per_class: int = 2
     search_evaluations: int = 40
@@ -62,6 +63,7 @@ def gate_keep_scores(lazy: LazyDiT, cfg: CalibrationConfig, progress: bool = Tru
             mode="dense",
             clip_denoised=cfg.clip_denoised,
             record_gates=True,
+            guidance_rule=cfg.guidance_rule,
         )
         for i, scores in enumerate(run.state.keep_scores):
             total[i] += scores.double().sum(0).numpy()
@@ -139,6 +141,7 @@ class EndToEnd:
             mode=mode,
             skip_masks=masks,
             clip_denoised=self.cfg.clip_denoised,
+            guidance_rule=self.cfg.guidance_rule,
         ).images
 
     def psnr(self, skip: np.ndarray) -> float:

@@ -1,4 +1,5 @@
-"""Loading and saving DiT weights safely: official ``.pt`` checkpoints and safetensors.
+"""Loading and saving DiT weights safely: official ``.pt`` checkpoints, safetensors and diffusers DiT folders
+(:mod:`lazydit.export.diffusers_dit`).
 
 Never unpickles arbitrary objects: ``.pt`` files go through ``torch.load(..., weights_only=True)``, with
 ``argparse.Namespace`` allowed because the official training script stores its arguments that way.
@@ -19,6 +20,7 @@ import torch
 from lazydit.errors import UserError
 from lazydit.files import atomic_write
 
+from .diffusion import ALL_CHANNELS, OFFICIAL_GUIDANCE
 from .model import DEFAULT_SAMPLING, DiT, DiTConfig
 
 # Head counts of the official sizes; the head count is the one config value a state_dict cannot show.
@@ -99,6 +101,7 @@ class CheckpointMeta:
     config: DiTConfig | None = None
     sampling: dict = field(default_factory=lambda: dict(DEFAULT_SAMPLING))
     class_names: list[str] | None = None
+    vae: Path | None = None  # a diffusers folder's vae/, the decoder unless --vae says otherwise
 
 
 def _class_names(meta: dict[str, str], path: Path) -> list[str] | None:
@@ -119,10 +122,25 @@ def _class_names(meta: dict[str, str], path: Path) -> list[str] | None:
 def read_checkpoint(path: str | Path, weights: str = "ema") -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     """The state_dict in a checkpoint file and, for our safetensors, what its metadata says beside it."""
     path = Path(path)
+    if path.is_dir():
+        from .diffusers_dit import is_diffusers_folder, read_diffusers_folder
+
+        if not is_diffusers_folder(path) and not (path / "config.json").is_file():
+            raise UserError(
+                f"{path} is a folder without model_index.json or transformer/config.json; pass --checkpoint with "
+                "a diffusers DiT folder (DiTPipeline.save_pretrained), an official .pt or a .safetensors file"
+            )
+        sd, config, names, vae = read_diffusers_folder(path)
+        # diffusers' DiTPipeline guides every eps channel.
+        return sd, CheckpointMeta(config, dict(DEFAULT_SAMPLING, guidance_rule=ALL_CHANNELS), names, vae)
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}; pass --checkpoint with a .pt or .safetensors file")
+        raise UserError(
+            f"checkpoint not found: {path}; pass --checkpoint with a .pt or .safetensors file or a diffusers DiT folder"
+        )
     if path.suffix != ".safetensors":
-        return _read_pt(path, weights), CheckpointMeta()
+        # An official .pt is sampled as the official sample.py does: guidance on the first three channels.
+        official = dict(DEFAULT_SAMPLING, guidance_rule=OFFICIAL_GUIDANCE)
+        return _read_pt(path, weights), CheckpointMeta(sampling=official)
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -137,6 +155,13 @@ def read_checkpoint(path: str | Path, weights: str = "ema") -> tuple[dict[str, t
         sampling.update(json.loads(meta.get(SAMPLING_METADATA_KEY, "{}")))
     except ValueError as e:
         raise UserError(f"{path}: bad sampling metadata ({e})") from None
+    # Without a recorded rule a model of ours is sampled with guidance on every eps channel (guidance_rule_of),
+    # as every model was before the rule was recorded; the manifest of its bundles states it.
+    if sampling.get("guidance_rule", ALL_CHANNELS) not in (ALL_CHANNELS, OFFICIAL_GUIDANCE):
+        raise UserError(
+            f"{path}: unknown guidance_rule {sampling['guidance_rule']!r} in the sampling metadata; "
+            f"use {OFFICIAL_GUIDANCE} or {ALL_CHANNELS}"
+        )
     if CONFIG_METADATA_KEY in meta:
         try:
             config = DiTConfig.from_dict(json.loads(meta[CONFIG_METADATA_KEY]))
@@ -150,7 +175,8 @@ def load_dit(
 ) -> DiT:
     """A DiT in eval mode with the checkpoint's weights (fp32), config from the file or inferred from shapes."""
     sd, meta = read_checkpoint(path, weights)
-    config = config or meta.config or infer_config(sd, num_heads)
+    # A diffusers folder's config says everything (and holds values no official config name has).
+    config = meta.config if Path(path).is_dir() else config or meta.config or infer_config(sd, num_heads)
     model = DiT(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(sd))
@@ -169,6 +195,7 @@ def load_dit(
     model.sampling_defaults = dict(meta.sampling)
     if meta.class_names is not None and len(meta.class_names) == config.num_classes:
         model.class_names = list(meta.class_names)
+    model.vae_folder = meta.vae
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .names import GUIDANCE_RULES
+
 NUM_TRAIN_TIMESTEPS = 1000
 
 
@@ -114,22 +116,58 @@ def cfg_batch(
     return torch.cat([x, x], 0), torch.cat([labels, torch.full_like(labels, num_classes)], 0)
 
 
-def guided_eps(model_out: torch.Tensor, in_channels: int, cfg_scale: float | torch.Tensor) -> torch.Tensor:
-    """From a (cond, uncond) batch output to the guided eps of the conditional half.
+OFFICIAL_GUIDANCE = GUIDANCE_RULES[0]
+ALL_CHANNELS = GUIDANCE_RULES[1]
+
+
+def check_guidance_rule(rule: str) -> str:
+    if rule not in GUIDANCE_RULES:
+        raise ValueError(f"unknown guidance rule {rule!r}; use one of {', '.join(GUIDANCE_RULES)}")
+    return rule
+
+
+def guidance_rule_of(dit) -> str:
+    """The rule a model is sampled with: its sampling defaults' ``guidance_rule`` (set from where the checkpoint
+    came from), else ``all-channels``, the rule of every model before the rule was recorded."""
+    return check_guidance_rule(getattr(dit, "sampling_defaults", {}).get("guidance_rule", ALL_CHANNELS))
+
+
+def manifest_guidance_rule(manifest: dict) -> str:
+    """The rule a bundle's graphs bake in; bundles without a ``guidance`` entry were all exported with
+    ``all-channels``."""
+    return check_guidance_rule(manifest.get("guidance", {}).get("rule", ALL_CHANNELS))
+
+
+def guided_eps(
+    model_out: torch.Tensor, in_channels: int, cfg_scale: float | torch.Tensor, rule: str = ALL_CHANNELS
+) -> torch.Tensor:
+    """From a (cond, uncond) batch output to the eps of the conditional half that a DDIM step uses.
 
     eps is the first ``in_channels`` output channels (the rest is the learned sigma when learn_sigma).
+
+    * ``all-channels``: every eps channel is guided, ``uncond + s * (cond - uncond)``.
+    * ``official-3-channels``: as facebookresearch/DiT's ``forward_with_cfg``, the first three *output* channels
+      are guided and the others keep the conditional half's own values. With 4 latent channels the fourth eps
+      channel is unguided. With fewer than four eps channels the three guided channels run into the learned
+      sigma, which eta-0 DDIM never reads, so every eps channel is guided and the rule equals ``all-channels``.
     """
-    eps = model_out[:, :in_channels]
-    half = eps.shape[0] // 2
-    cond, uncond = eps[:half], eps[half:]
-    return uncond + cfg_scale * (cond - uncond)
+    check_guidance_rule(rule)
+    half = model_out.shape[0] // 2
+    if rule == ALL_CHANNELS or in_channels <= 3:
+        eps = model_out[:, :in_channels]
+        cond, uncond = eps[:half], eps[half:]
+        return uncond + cfg_scale * (cond - uncond)
+    # Static slices and one cat: every lowering (XNNPACK, Core ML, ONNX) takes them.
+    cond, uncond = model_out[:half, :3], model_out[half:, :3]
+    return torch.cat([uncond + cfg_scale * (cond - uncond), model_out[:half, 3:in_channels]], dim=1)
 
 
-def eps_of(model_out: torch.Tensor, in_channels: int, cfg_scale: float) -> torch.Tensor:
-    """The eps a DDIM step uses from the output for a :func:`cfg_batch` batch: guided when guidance is on."""
+def eps_of(model_out: torch.Tensor, in_channels: int, cfg_scale: float, rule: str = ALL_CHANNELS) -> torch.Tensor:
+    """The eps a DDIM step uses from the output for a :func:`cfg_batch` batch: guided by ``rule`` when guidance
+    is on."""
     if cfg_scale == 1.0:
         return model_out[:, :in_channels]
-    return guided_eps(model_out, in_channels, cfg_scale)
+    return guided_eps(model_out, in_channels, cfg_scale, rule)
 
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Graph variants: one static graph per distinct step pattern of a schedule.
 
 A step's pattern is (modules it skips, module outputs it must hand to a later step). Identical patterns share
-one graph. Each graph bakes in classifier-free guidance (cond/null batch, guidance scale) and the eta-0 DDIM
-update, so the device-side scheduler only moves tensors:
+one graph. Each graph bakes in classifier-free guidance (cond/null batch, guidance scale and rule) and the eta-0
+DDIM update, so the device-side scheduler only moves tensors:
 
     inputs : x (B,C,H,W), t (1,) float32, y (B,) int32, coef (4,), then the cache slots it reads
     outputs: x_next (B,C,H,W), then the cache slots it writes
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .diffusion import cfg_batch, ddim_update, eps_of
+from .diffusion import ALL_CHANNELS, cfg_batch, check_guidance_rule, ddim_update, eps_of
 from .gates import MODULES
 from .model import DiT
 from .schedule import Schedule
@@ -142,13 +142,16 @@ def plan_variants(schedule: Schedule) -> tuple[list[Variant], list[str]]:
 
 
 class StepGraph(nn.Module):
-    """One sampling step of a fixed pattern, with CFG and the DDIM update inside."""
+    """One sampling step of a fixed pattern, with CFG (by ``guidance_rule``) and the DDIM update inside."""
 
-    def __init__(self, dit: DiT, variant: Variant, cfg_scale: float, clip_denoised: bool):
+    def __init__(
+        self, dit: DiT, variant: Variant, cfg_scale: float, clip_denoised: bool, guidance_rule: str = ALL_CHANNELS
+    ):
         super().__init__()
         self.dit = dit
         self.variant = variant
         self.cfg_scale = float(cfg_scale)
+        self.guidance_rule = check_guidance_rule(guidance_rule)
         self.clip_denoised = bool(clip_denoised)
         self.skip = set(variant.skip)
         self.read_index = {name: i for i, name in enumerate(variant.reads)}
@@ -159,15 +162,16 @@ class StepGraph(nn.Module):
         dtype = next(dit.parameters()).dtype
         self.register_buffer("avg", torch.full((1, H), 1.0 / H, dtype=dtype), persistent=False)
         self.register_buffer("eps", torch.full((1,), 1e-6, dtype=dtype), persistent=False)
+        self.register_buffer("eps_mlp", torch.full((1,), dit.config.mlp_norm_eps, dtype=dtype), persistent=False)
 
-    def _norm(self, x: torch.Tensor) -> torch.Tensor:
+    def _norm(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
         # LayerNorm without affine, with the two means written as linear layers with constant 1/H weights:
         # XNNPACK delegates linear layers but not a mean over the hidden axis of a 3-D tensor.
         mean = F.linear(x, self.avg)
         xc = x - mean
         var = F.linear(xc * xc, self.avg)
         # eps as a (1,) tensor, not a Python scalar: Core ML's linear+bias fusion cannot take a 0-d bias.
-        return xc * torch.rsqrt(var + self.eps)
+        return xc * torch.rsqrt(var + (self.eps if eps is None else eps))
 
     @property
     def input_names(self) -> list[str]:
@@ -204,7 +208,7 @@ class StepGraph(nn.Module):
                     if (b, m) in self.ratio:
                         out = out + self.ratio[(b, m)] * caches[self.read_index[slot_name(b, m, True)]]
                 else:
-                    z = self._norm(tokens) * (1 + scale) + shift
+                    z = self._norm(tokens, self.eps if m == 0 else self.eps_mlp) * (1 + scale) + shift
                     out = module(z) if m == 0 else module.fc2(self._gelu_tanh(module.fc1(z)))
                     if (b, m) in self.write_set:
                         written[slot_name(b, m)] = out
@@ -214,7 +218,7 @@ class StepGraph(nn.Module):
         fmod = dit.final_layer.adaLN_modulation(c)
         shift, scale = fmod[:, :, :H], fmod[:, :, H:]
         model_out = dit.unpatchify(dit.final_layer.linear(self._norm(tokens) * (1 + scale) + shift))
-        eps = eps_of(model_out, dit.config.in_channels, self.cfg_scale)
+        eps = eps_of(model_out, dit.config.in_channels, self.cfg_scale, self.guidance_rule)
         x_next = ddim_update(x, eps, coef, self.clip_denoised)
         return (x_next, *(written[name] for name in self.variant.writes))
 

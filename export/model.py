@@ -40,6 +40,11 @@ class DiTConfig:
     class_dropout_prob: float = 0.1
     num_classes: int = 1000
     learn_sigma: bool = True
+    # Two details in which diffusers' DiT differs from the official one, kept so that a diffusers folder gives
+    # diffusers' outputs: the eps of the LayerNorm before each MLP (its norm_eps, 1e-5 by default; official 1e-6)
+    # and the timestep frequencies exp(-ln(10000) i / (half - shift)) (its downscale_freq_shift, 1; official 0).
+    mlp_norm_eps: float = 1e-6
+    timestep_freq_shift: int = 0
 
     def __post_init__(self) -> None:
         # A config comes from a file or a command line: refuse what no DiT can be, with the reason.
@@ -55,6 +60,10 @@ class DiTConfig:
             raise ValueError(f"mlp_ratio must be a positive number, got {self.mlp_ratio!r}")
         if not (isinstance(self.class_dropout_prob, (int, float)) and 0 <= self.class_dropout_prob < 1):
             raise ValueError(f"class_dropout_prob must be in [0, 1), got {self.class_dropout_prob!r}")
+        if not (isinstance(self.mlp_norm_eps, (int, float)) and 0 < self.mlp_norm_eps < 1):
+            raise ValueError(f"mlp_norm_eps must be in (0, 1), got {self.mlp_norm_eps!r}")
+        if self.timestep_freq_shift not in (0, 1):
+            raise ValueError(f"timestep_freq_shift must be 0 or 1, got {self.timestep_freq_shift!r}")
 
     @property
     def out_channels(self) -> int:
@@ -65,7 +74,13 @@ class DiTConfig:
         return (self.input_size // self.patch_size) ** 2
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # The diffusers-only fields are written only when they differ from the official values, so that the
+        # config of every official-layout model (in checkpoints and manifests) reads as before.
+        d = asdict(self)
+        for name in ("mlp_norm_eps", "timestep_freq_shift"):
+            if d[name] == self.__dataclass_fields__[name].default:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> DiTConfig:
@@ -102,8 +117,9 @@ class PatchEmbed(nn.Module):
 class TimestepEmbedder(nn.Module):
     """Embeds scalar timesteps into vector representations."""
 
-    def __init__(self, hidden_size: int, frequency_embedding_size: int = 256):
+    def __init__(self, hidden_size: int, frequency_embedding_size: int = 256, freq_shift: int = 0):
         super().__init__()
+        self.freq_shift = freq_shift
         self.mlp = nn.Sequential(
             nn.Linear(frequency_embedding_size, hidden_size, bias=True),
             nn.SiLU(),
@@ -112,11 +128,14 @@ class TimestepEmbedder(nn.Module):
         self.frequency_embedding_size = frequency_embedding_size
 
     @staticmethod
-    def timestep_embedding(t: torch.Tensor, dim: int, max_period: int = 10000) -> torch.Tensor:
-        """Sinusoidal embeddings of (possibly fractional) timesteps, cos half first as in DiT."""
+    def timestep_embedding(t: torch.Tensor, dim: int, max_period: int = 10000, freq_shift: int = 0) -> torch.Tensor:
+        """Sinusoidal embeddings of (possibly fractional) timesteps, cos half first as in DiT (``freq_shift`` 1:
+        diffusers' frequencies)."""
         half = dim // 2
         freqs = torch.exp(
-            -math.log(max_period) * torch.arange(start=0, end=half, dtype=torch.float32, device=t.device) / half
+            -math.log(max_period)
+            * torch.arange(start=0, end=half, dtype=torch.float32, device=t.device)
+            / (half - freq_shift)
         )
         args = t[:, None].float() * freqs[None]
         embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
@@ -125,7 +144,7 @@ class TimestepEmbedder(nn.Module):
         return embedding
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        t_freq = self.timestep_embedding(t, self.frequency_embedding_size)
+        t_freq = self.timestep_embedding(t, self.frequency_embedding_size, freq_shift=self.freq_shift)
         # The sinusoids are always computed in fp32 (t reaches 999); the MLP runs in the weights' dtype.
         return self.mlp(t_freq.to(self.mlp[0].weight.dtype))
 
@@ -216,11 +235,11 @@ class LayerNormNoAffine(nn.Module):
 class DiTBlock(nn.Module):
     """A DiT block with adaptive layer norm zero (adaLN-Zero) conditioning."""
 
-    def __init__(self, hidden_size: int, num_heads: int, mlp_ratio: float = 4.0):
+    def __init__(self, hidden_size: int, num_heads: int, mlp_ratio: float = 4.0, mlp_norm_eps: float = 1e-6):
         super().__init__()
         self.norm1 = LayerNormNoAffine(hidden_size, eps=1e-6)
         self.attn = Attention(hidden_size, num_heads=num_heads, qkv_bias=True)
-        self.norm2 = LayerNormNoAffine(hidden_size, eps=1e-6)
+        self.norm2 = LayerNormNoAffine(hidden_size, eps=mlp_norm_eps)
         self.mlp = Mlp(in_features=hidden_size, hidden_features=int(hidden_size * mlp_ratio))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size, bias=True))
 
@@ -263,20 +282,25 @@ class DiT(nn.Module):
         self.num_heads = config.num_heads
 
         self.x_embedder = PatchEmbed(config.input_size, config.patch_size, config.in_channels, config.hidden_size)
-        self.t_embedder = TimestepEmbedder(config.hidden_size)
+        self.t_embedder = TimestepEmbedder(config.hidden_size, freq_shift=config.timestep_freq_shift)
         self.y_embedder = LabelEmbedder(config.num_classes, config.hidden_size, config.class_dropout_prob)
         num_patches = self.x_embedder.num_patches
         # Fixed sin-cos embedding, stored in the state_dict as the official code does.
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, config.hidden_size), requires_grad=False)
 
         self.blocks = nn.ModuleList(
-            [DiTBlock(config.hidden_size, config.num_heads, mlp_ratio=config.mlp_ratio) for _ in range(config.depth)]
+            [
+                DiTBlock(config.hidden_size, config.num_heads, config.mlp_ratio, config.mlp_norm_eps)
+                for _ in range(config.depth)
+            ]
         )
         self.final_layer = FinalLayer(config.hidden_size, config.patch_size, self.out_channels)
         # How this model is meant to be sampled and what its classes are called; checkpoints of ours carry
         # both in their metadata (see lazydit.export.checkpoint).
         self.sampling_defaults = dict(DEFAULT_SAMPLING)
         self.class_names: list[str] | None = None
+        # A diffusers folder's vae/ (the decoder a bundle of this model gets unless --vae names another).
+        self.vae_folder = None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -333,16 +357,22 @@ class DiT(nn.Module):
             tokens = block(tokens, c)
         return self.head(tokens, c)
 
-    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, cfg_scale: float) -> torch.Tensor:
+    def forward_with_cfg(
+        self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, cfg_scale: float, rule: str = "all-channels"
+    ) -> torch.Tensor:
         """Classifier-free guidance over a batch whose second half holds the null labels.
 
-        Guidance is applied to all ``in_channels`` eps channels (the official sampler guides only the first
-        three of four latent channels, a documented quirk kept there for reproducibility of its FIDs).
+        ``rule`` says which output channels are guided: ``all-channels`` (the ``in_channels`` eps channels, as
+        diffusers' DiTPipeline) or ``official-3-channels`` (the first three output channels, as the official
+        sampler does "for exact reproducibility"; the other channels keep each half's own values).
         """
         half = x[: len(x) // 2]
         combined = torch.cat([half, half], dim=0)
         model_out = self.forward(combined, t, y)
-        eps, rest = model_out[:, : self.in_channels], model_out[:, self.in_channels :]
+        if rule not in ("all-channels", "official-3-channels"):
+            raise ValueError(f"unknown guidance rule {rule!r}")
+        guided = 3 if rule == "official-3-channels" else self.in_channels
+        eps, rest = model_out[:, :guided], model_out[:, guided:]
         cond_eps, uncond_eps = torch.split(eps, len(eps) // 2, dim=0)
         half_eps = uncond_eps + cfg_scale * (cond_eps - uncond_eps)
         eps = torch.cat([half_eps, half_eps], dim=0)

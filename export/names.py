@@ -12,3 +12,6 @@ DTYPES = ("float32", "float16")
 DATASETS = ("fashion-mnist", "mnist")
 # Named training presets of `lazydit train-dit` (lazydit.export.train_dit.PRESETS holds their settings).
 TRAIN_PRESETS = ("fashion-dit-s4", "fashion-dit-cpu", "mnist-dit-cpu", "smoke")
+# Classifier-free guidance rules: facebookresearch/DiT's forward_with_cfg guides the first three output channels
+# only; diffusers' DiTPipeline (and the usual formula) guides every eps channel.
+GUIDANCE_RULES = ("official-3-channels", "all-channels")

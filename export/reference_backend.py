@@ -10,6 +10,7 @@ import torch
 from lazydit.runtime.backends import register_backend
 
 from .checkpoint import load_dit
+from .diffusion import manifest_guidance_rule
 from .graphs import DecodeGraph, StepGraph, Variant
 from .vae import load_vae
 
@@ -28,7 +29,11 @@ class TorchBackend:
         self.graphs = {}
         for v in m["variants"]:
             self.graphs[v["name"]] = StepGraph(
-                dit, Variant.from_manifest(v), m["guidance_scale"], m.get("clip_denoised", False)
+                dit,
+                Variant.from_manifest(v),
+                m["guidance_scale"],
+                m.get("clip_denoised", False),
+                manifest_guidance_rule(m),
             ).eval()
 
         self.decoder = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from .diffusion import DDIMStep, cfg_batch, ddim_steps, ddim_update, eps_of
+from .diffusion import DDIMStep, cfg_batch, ddim_steps, ddim_update, eps_of, guidance_rule_of
 from .lazy_dit import LazyDiT, LazyState
 
 
@@ -33,14 +33,17 @@ def ddim_step(
     state: LazyState,
     cfg_scale: float,
     clip_denoised: bool,
+    guidance_rule: str | None = None,
     **forward,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One guided DDIM step of ``model`` from ``x``: (x at the next step, the eps it used). ``forward`` goes to
-    :meth:`LazyDiT.forward` (mode, skip_mask, record_gates, ...)."""
+    """One guided DDIM step of ``model`` from ``x``: (x at the next step, the eps it used). ``guidance_rule``
+    defaults to the model's (see :func:`guidance_rule_of`); ``forward`` goes to :meth:`LazyDiT.forward` (mode,
+    skip_mask, record_gates, ...)."""
     c = model.config
+    rule = guidance_rule or guidance_rule_of(model.dit)
     xin, yin = cfg_batch(x, labels, c.num_classes, cfg_scale)
     t = torch.full((xin.shape[0],), step.timestep, dtype=torch.long)
-    eps = eps_of(model(xin, t, yin, step.index, state, **forward), c.in_channels, cfg_scale)
+    eps = eps_of(model(xin, t, yin, step.index, state, **forward), c.in_channels, cfg_scale, rule)
     return ddim_update(x, eps, torch.tensor(step.coefficients(), dtype=torch.float64), clip_denoised), eps
 
 
@@ -57,13 +60,14 @@ def ddim_sample(
     progress: bool = False,
     keep_trajectory: bool = False,
     record_gates: bool = False,
+    guidance_rule: str | None = None,
 ) -> SampleResult:
     """Sample with eta-0 DDIM over ``num_steps`` respaced steps.
 
     ``skip_masks`` (static mode) is a (num_steps, depth, 2) bool tensor, True = skip (reuse the cache).
     With guidance the cond and uncond halves share one batch; in dynamic mode each half decides on its own,
     in static mode both follow the mask. ``record_gates`` keeps the gates' keep scores of every step in the
-    returned state, whatever decides.
+    returned state, whatever decides. ``guidance_rule`` defaults to the model's.
     """
     config = model.config
     steps = ddim_steps(num_steps)
@@ -79,6 +83,7 @@ def ddim_sample(
             state,
             cfg_scale,
             clip_denoised,
+            guidance_rule,
             mode=mode,
             record_gates=record_gates,
             skip_mask=None if skip_masks is None else skip_masks[s.index],

@@ -185,7 +185,13 @@ def train_dit(
             break
     ema_cpu = copy.deepcopy(ema).float().cpu()
     minutes = (time.time() - t0) / 60
-    sampling = {"cfg_scale": cfg.cfg_scale, "clip_denoised": cfg.clip_denoised, "num_steps": cfg.sample_steps}
+    # The rule is stated so that readers need not know the default: our models are guided on every eps channel.
+    sampling = {
+        "cfg_scale": cfg.cfg_scale,
+        "clip_denoised": cfg.clip_denoised,
+        "num_steps": cfg.sample_steps,
+        "guidance_rule": "all-channels",
+    }
     final = out_dir / "ema.safetensors"
     save_safetensors(
         ema_cpu,

@@ -43,6 +43,7 @@ class GateTrainingConfig:
     num_steps: int = 20
     cfg_scale: float = 1.5
     clip_denoised: bool = False
+    guidance_rule: str | None = None  # None: the model's (lazydit.export.diffusion.guidance_rule_of)
     iterations: int = 500
     batch_size: int = 64
     lr: float = 1e-3
@@ -90,6 +91,7 @@ def build_pool_data_free(
             cfg.cfg_scale,
             clip_denoised=cfg.clip_denoised,
             keep_trajectory=True,
+            guidance_rule=cfg.guidance_rule,
         )
         xs.append(torch.stack(res.trajectory[:-1]))
     return StatePool(torch.cat(xs, dim=1), labels)
@@ -131,16 +133,18 @@ class GateTrainer(nn.Module):
 
         ``x_older``: the state before :meth:`older_step`, needed when forecasting."""
         c = self.lazy.config
-        lazy, scale, clip = self.lazy, self.cfg.cfg_scale, self.cfg.clip_denoised
+        lazy, scale, clip, rule = self.lazy, self.cfg.cfg_scale, self.cfg.clip_denoised, self.cfg.guidance_rule
         state = LazyState(c.depth)
         with torch.no_grad():
             older = self.older_step(step)
             if older is not None:  # fills the older cached output a forecast extrapolates from
-                ddim_step(lazy, x_older, labels, self.steps[older], state, scale, clip, mode="dense")
-            x, _ = ddim_step(lazy, x_prev, labels, self.steps[step - 1], state, scale, clip, mode="dense")
-            _, target = ddim_step(lazy, x, labels, self.steps[step], LazyState(c.depth), scale, clip, mode="dense")
+                ddim_step(lazy, x_older, labels, self.steps[older], state, scale, clip, rule, mode="dense")
+            x, _ = ddim_step(lazy, x_prev, labels, self.steps[step - 1], state, scale, clip, rule, mode="dense")
+            _, target = ddim_step(
+                lazy, x, labels, self.steps[step], LazyState(c.depth), scale, clip, rule, mode="dense"
+            )
         _, pred = ddim_step(
-            lazy, x, labels, self.steps[step], state, scale, clip, mode="dynamic", straight_through=True
+            lazy, x, labels, self.steps[step], state, scale, clip, rule, mode="dynamic", straight_through=True
         )
         return F.mse_loss(pred, target), state.keep_scores[-1], state.decisions[-1]
 

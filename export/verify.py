@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from lazydit.errors import UserError
 
+from .diffusion import manifest_guidance_rule
 from .graphs import StepGraph, Variant, example_inputs
 from .lazy_dit import LazyDiT
 from .model import DiT
@@ -62,6 +63,7 @@ def verify_bundle(
     tol = TOLERANCES[m["dtype"]]
     dtype = torch.float32 if m["dtype"] == "float32" else torch.float16
     ref_model = dit if dtype == torch.float32 else _half(dit)
+    rule = manifest_guidance_rule(m)
     report: dict = {"tolerances": tol, "variants": {}, "trajectory": {}}
     if m["dtype"] == "float16":
         report["note"] = "fp16 graphs are compared with the fp16 eager graph; fp16 arithmetic differs by kernel"
@@ -72,7 +74,7 @@ def verify_bundle(
         for v in tqdm(m["variants"], desc=f"verify {backend_name}", leave=False, disable=not progress):
             variant = Variant.from_manifest(v)
             ins = example_inputs(ref_model, variant, m["batch"], m["guidance_scale"], dtype, seed=seed + 1)
-            ref = StepGraph(ref_model, variant, m["guidance_scale"], m.get("clip_denoised", False)).eval()(*ins)
+            ref = StepGraph(ref_model, variant, m["guidance_scale"], m.get("clip_denoised", False), rule).eval()(*ins)
             got = backend.run(v["name"], [a.numpy() for a in ins])
             err = max(
                 float(np.abs(np.asarray(g, dtype=np.float32) - r.float().numpy()).max()) for g, r in zip(got, ref)
@@ -103,6 +105,7 @@ def verify_bundle(
             mode="static",
             skip_masks=torch.tensor(schedule.skip, dtype=torch.bool),
             clip_denoised=m.get("clip_denoised", False),
+            guidance_rule=rule,
         ).images
         err = float(np.abs(result.latent.astype(np.float32) - eager.float().numpy()).max())
         report["trajectory"][backend_name] = err

@@ -4,7 +4,8 @@ DiT loads its checkpoints and reproduces its outputs and DDIM sampler without th
     python scripts/make_official_golden.py --dit-repo PATH_TO_DiT_CHECKOUT --out tests/data/official
 
 Needs torch, timm and numpy. Writes a tiny random-weight official checkpoint (a raw state_dict and a
-training-style dict with 'model'/'ema'/'args') and the official outputs for fixed inputs.
+training-style dict with 'model'/'ema'/'args') and the official outputs for fixed inputs: forward passes, DDIM
+samples without guidance, and a full guided DDIM trajectory (10 steps, guidance 1.5) of the 4-channel model.
 """
 
 from __future__ import annotations
@@ -82,6 +83,25 @@ def main() -> None:
             )
         outputs[f"ddim10_clip{int(clip)}"] = sample
     outputs["ddim_noise"], outputs["ddim_labels"] = noise, labels
+
+    # Guided sampling exactly as the official sample.py does it: the noise and the labels doubled with the null
+    # class, forward_with_cfg (which guides the first three output channels only), clip_denoised off, then the
+    # conditional half kept. Every intermediate x is stored so that a mismatch shows at the step it starts.
+    z = torch.cat([noise, noise], 0)
+    y_cfg = torch.cat([labels, torch.full_like(labels, cfg["num_classes"])], 0)
+    trajectory = [noise]
+    with torch.no_grad():
+        for step in d.ddim_sample_loop_progressive(
+            model.forward_with_cfg,
+            z.shape,
+            z.clone(),
+            clip_denoised=False,
+            model_kwargs=dict(y=y_cfg, cfg_scale=1.5),
+            progress=False,
+            device="cpu",
+        ):
+            trajectory.append(step["sample"][: len(noise)])
+    outputs["ddim10_cfg1.5_trajectory"] = torch.stack(trajectory)
     torch.save(outputs, args.out / "official_outputs.pt")
     (args.out / "official.json").write_text(
         json.dumps(

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 from lazydit.errors import UserError
-from lazydit.export.names import REUSE_MODES
+from lazydit.export.names import GUIDANCE_RULES, REUSE_MODES
 from lazydit.models import CHECKPOINT, EMBEDDED_STEPS
 
 
@@ -104,8 +104,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "--checkpoint",
         type=Path,
         default=CHECKPOINT,
-        metavar="FILE",
-        help="DiT weights: official .pt (state_dict or dict with 'ema'/'model') or .safetensors; "
+        metavar="PATH",
+        help="DiT weights: official .pt (state_dict or dict with 'ema'/'model'), .safetensors, or a diffusers "
+        "DiT folder (DiTPipeline.save_pretrained: transformer/, vae/, model_index.json); "
         "the default is the embedded Fashion-MNIST model",
     )
     p.add_argument(
@@ -116,10 +117,18 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "by default the config is read from the file or inferred from its shapes",
     )
     p.add_argument("--num-heads", type=positive_int, default=None, help="head count, for non-official hidden sizes")
+    p.add_argument(
+        "--guidance-rule",
+        choices=GUIDANCE_RULES,
+        default=None,
+        help="which eps channels classifier-free guidance applies to: the first three output channels "
+        "(official-3-channels, as facebookresearch/DiT samples) or every eps channel (all-channels, as diffusers); "
+        "default: official-3-channels for official .pt files, else the checkpoint's (all-channels when unstated)",
+    )
 
 
 def load_model(args):
-    """The DiT that ``--checkpoint`` / ``--model`` / ``--num-heads`` name."""
+    """The DiT that ``--checkpoint`` / ``--model`` / ``--num-heads`` / ``--guidance-rule`` name."""
     from lazydit.export.checkpoint import load_dit
     from lazydit.export.model import config_from_name
 
@@ -129,7 +138,11 @@ def load_model(args):
             config = config_from_name(args.model)
         except KeyError as e:
             raise UserError(str(e).strip("'\"")) from None
-    return load_dit(args.checkpoint, config=config, num_heads=args.num_heads)
+    dit = load_dit(args.checkpoint, config=config, num_heads=args.num_heads)
+    # Set on the model, so that sampling, calibration, gate training and the exported graphs all follow it.
+    if getattr(args, "guidance_rule", None):
+        dit.sampling_defaults["guidance_rule"] = args.guidance_rule
+    return dit
 
 
 def add_schedule_args(p: argparse.ArgumentParser, default_schedule: str = "lazydit") -> None:

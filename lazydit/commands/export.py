@@ -58,7 +58,8 @@ def cmd_export(args) -> None:
         clip_denoised=sd["clip_denoised"],
         coreml_palettize_bits=args.palettize,
         quantize=args.quantize,
-        vae=args.vae,
+        # A diffusers folder brings its own VAE; --vae names another.
+        vae=args.vae if args.vae is not None else dit.vae_folder,
         force=args.force,
         verify=not args.no_verify,
         name=args.out.name,
@@ -115,7 +116,8 @@ def register(sub) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="latent models: local AutoencoderKL folder; adds the `decode` graph to every target",
+        help="latent models: local AutoencoderKL folder; adds the `decode` graph to every target "
+        "(default: the vae/ of a diffusers --checkpoint folder, else none)",
     )
     p.add_argument("--cfg-scale", type=finite_float, default=None, help="guidance scale (default: the model's)")
     p.add_argument(
