@@ -6,6 +6,9 @@
 the embedded model's golden trace. That replay uses the same data the Java core and the native runner are checked
 with: the exporter's embedded bundle (the session fixture of conftest), one Python-scheduler run on ExecuTorch
 recorded step by step by ios_demo/Scripts/make_fixtures.py, handed to the Swift test in ``LAZYDIT_EMBEDDED_REPLAY``.
+A latent bundle (the ``latent_tiny_bundle`` fixture: a tiny latent DiT with a VAE decoder) is recorded the same way,
+its decode call included, and reaches ``LatentGoldenReplayTests`` in ``LAZYDIT_LATENT_REPLAY``; the benchmark file
+that test writes (``LAZYDIT_LATENT_REPORT_OUT``) must go through ``lazydit bench import``.
 The shared bundle contract (tests/contract/bundle_cases.json, built by the ``contract_index`` fixture) reaches
 the Swift core's ``BundleContractTests`` in ``LAZYDIT_CONTRACT_INDEX``; each case prints a ``CONTRACT`` line, and
 every case of the index must appear once, "ok".
@@ -35,6 +38,8 @@ CORE_TESTS = PACKAGE / "Tests" / "LazyDiTCoreTests"
 SCRATCH = ROOT / "build" / "swift"
 REPLAY_ENV = "LAZYDIT_EMBEDDED_REPLAY"
 CONTRACT_ENV = "LAZYDIT_CONTRACT_INDEX"
+LATENT_ENV = "LAZYDIT_LATENT_REPLAY"
+LATENT_REPORT_ENV = "LAZYDIT_LATENT_REPORT_OUT"
 
 TEST_METHOD = re.compile(r"^\s*func (test\w*)\s*\(", re.M)
 PASSED = re.compile(r"^Test Case '(?:-\[)?[\w.]*?(\w+)[. ](test\w*)\]?' passed", re.M)
@@ -83,17 +88,41 @@ def embedded_replay(request, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def swift_test(request) -> subprocess.CompletedProcess:
+def latent_replay(request, tmp_path_factory) -> Path:
+    """The latent bundle's manifest, golden trace (with image.bin) and recorded steps and decode call."""
+    bundle, _ = request.getfixturevalue("latent_tiny_bundle")
+    out = tmp_path_factory.mktemp("swift-latent") / "latent"
+    index = _make_fixtures().record_steps(bundle, out, "executorch")
+    assert len(index["steps"]) == 10
+    assert index["decode"]["inputs"][0]["shape"] == index["steps"][-1]["outputs"][0]["shape"]
+    assert (out / "golden" / "image.bin").is_file()
+    return out
+
+
+@pytest.fixture(scope="module")
+def latent_report_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("swift-latent-report")
+
+
+@pytest.fixture(scope="module")
+def swift_test(request, latent_report_dir) -> subprocess.CompletedProcess:
     """``swift build --build-tests`` then ``swift test`` of the package, with the embedded recording."""
     if SWIFT is None:  # only reached under CI, where the set-up must have provided the toolchain
         pytest.fail(f"{NO_SWIFT} (under CI the set-up must provide one)", pytrace=False)
     embedded_replay = request.getfixturevalue("embedded_replay")
     contract_index = request.getfixturevalue("contract_index")
+    latent_replay = request.getfixturevalue("latent_replay")
     common = ["--package-path", str(PACKAGE), "--scratch-path", str(SCRATCH)]
     SCRATCH.mkdir(parents=True, exist_ok=True)
     build = subprocess.run([SWIFT, "build", "--build-tests", *common], capture_output=True, text=True, timeout=1200)
     assert build.returncode == 0, f"swift build failed:\n{build.stdout[-8000:]}\n{build.stderr[-4000:]}"
-    env = {**os.environ, REPLAY_ENV: str(embedded_replay), CONTRACT_ENV: str(contract_index)}
+    env = {
+        **os.environ,
+        REPLAY_ENV: str(embedded_replay),
+        CONTRACT_ENV: str(contract_index),
+        LATENT_ENV: str(latent_replay),
+        LATENT_REPORT_ENV: str(latent_report_dir),
+    }
     return subprocess.run(
         [SWIFT, "test", "--skip-build", *common], capture_output=True, text=True, timeout=600, env=env
     )
@@ -128,6 +157,37 @@ def test_swift_core_replays_the_embedded_golden_trace(swift_test):
     assert len(methods) >= 2
     for m in methods:
         assert ("EmbeddedGoldenReplayTests", m) in passed, swift_test.stdout[-6000:]
+
+
+def test_swift_core_replays_the_latent_golden_trace_with_its_decoder(swift_test):
+    """Every latent-bundle test passed: the recording with its decode call reached them and they ran."""
+    passed = set(PASSED.findall(swift_test.stdout + swift_test.stderr))
+    methods = source_test_methods()["LatentGoldenReplayTests"]
+    assert len(methods) >= 5
+    for m in methods:
+        assert ("LatentGoldenReplayTests", m) in passed, swift_test.stdout[-6000:]
+
+
+def test_swift_latent_report_carries_decode_time_and_imports(swift_test, latent_report_dir, tmp_path):
+    """The Swift core's benchmark file of the latent run has decode_ms beside the step times, and
+    ``lazydit bench import`` still reads it: paired with a DDIM copy of its own report, as the app writes when
+    it times both plans."""
+    from lazydit.benchmarks.import_report import import_ios_bench
+
+    path = latent_report_dir / "latent-bench.json"
+    assert path.is_file(), swift_test.stdout[-4000:]
+    bench = json.loads(path.read_text())
+    (report,) = bench["reports"]
+    assert report["decode_ms"]["count"] == len(report["runs"]) == 2
+    assert all(run["decode_ms"] >= 0 and run["total_ms"] >= run["decode_ms"] for run in bench["reports"][0]["runs"])
+    assert report["golden"]["ok"] is True and report["golden"]["max_abs_diff_image"] == 0
+    ddim = json.loads(json.dumps(report))
+    ddim["plan"].update(name="ddim-10", method="ddim", kind="dense", laziness=0.0, lazy_steps=0)
+    bench["reports"].append(ddim)
+    both = tmp_path / "bench.json"
+    both.write_text(json.dumps(bench))
+    imported = import_ios_bench(both)
+    assert imported["format"] == "lazydit-latency-report/1"
 
 
 def test_swift_core_runs_every_contract_case(swift_test, contract_index):

@@ -7,6 +7,8 @@ Two kinds of fixture, both small enough to commit (the whole Fixtures folder sta
   one scheduler run (the golden run: its noise and classes), every input the graph received and every output it
   returned, as little-endian raw files, indexed by ``steps/steps.json``. The graphs themselves are left out: the
   Swift test replays these recorded outputs in place of Core ML, so its scheduler is checked against real data.
+  A bundle with a decoder also gets ``steps.json``'s ``decode`` entry: the decode graph's input (the last step's
+  latent) and output (the image), and ``golden/image.bin``, the decoded image of the golden run.
 * ``--mode complete``: a verbatim copy of a whole (small) bundle, every file its manifest lists, for the
   manifest checksum tests and the Core ML smoke test on a Mac.
 
@@ -31,13 +33,14 @@ import numpy as np
 from lazydit.errors import UserError
 from lazydit.runtime.backends import create_backend
 from lazydit.runtime.bundle import load_bundle
-from lazydit.runtime.golden import GOLDEN_FORMAT, compare_to_golden
+from lazydit.runtime.golden import GOLDEN_FORMAT, checksums, compare_to_golden
 from lazydit.runtime.scheduler import Scheduler
 
 STEPS_FORMAT = "lazydit-steps/1"
 FIXTURES = Path(__file__).resolve().parent.parent / "Tests" / "LazyDiTCoreTests" / "Fixtures"
 FIXTURES_BUDGET = 1 << 20  # committed fixtures, all of them together
 GOLDEN_FILES = ("trace.json", "noise.bin", "final.bin")
+GOLDEN_IMAGE = "image.bin"  # golden trace of a bundle with a decoder
 
 
 class RecordingBackend:
@@ -47,6 +50,7 @@ class RecordingBackend:
         self.inner = inner
         self.name = inner.name
         self.calls: list[tuple[str, list[np.ndarray], list[np.ndarray]]] = []
+        self.decode: tuple[np.ndarray, np.ndarray] | None = None
 
     def run(self, variant: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         # Copies now: the scheduler overwrites its slot buffers in place at later steps.
@@ -54,6 +58,13 @@ class RecordingBackend:
         outs = self.inner.run(variant, inputs)
         self.calls.append((variant, kept_inputs, [np.array(o, copy=True) for o in outs]))
         return outs
+
+    def run_decoder(self, latent: np.ndarray) -> np.ndarray:
+        # The inner backends run their decode graph through their own ``run``, which ``run`` above never sees.
+        kept = np.array(latent, copy=True)
+        image = self.inner.run_decoder(latent)
+        self.decode = (kept, np.array(image, copy=True))
+        return image
 
 
 def _raw(a: np.ndarray) -> bytes:
@@ -86,6 +97,11 @@ def record_steps(bundle_dir: Path, out: Path, backend_name: str | None) -> dict:
     result = Scheduler(bundle, backend).run(trace["classes"], noise=noise)
     latents = [outs[0] for _, _, outs in backend.calls]
     problems = compare_to_golden(trace, result.variants, latents)
+    decoder = bundle.manifest.get("decoder")
+    golden_files = list(GOLDEN_FILES)
+    if decoder is not None:
+        problems += _image_problems(trace, result.image, golden)
+        golden_files.append(trace["image"])
     if problems:
         raise UserError(
             f"{golden / 'trace.json'}: the {backend.name} run disagrees with the golden trace "
@@ -97,7 +113,7 @@ def record_steps(bundle_dir: Path, out: Path, backend_name: str | None) -> dict:
     (out / "golden").mkdir(parents=True)
     (out / "steps").mkdir()
     shutil.copyfile(bundle_dir / "manifest.json", out / "manifest.json")
-    for f in GOLDEN_FILES:
+    for f in golden_files:
         shutil.copyfile(golden / f, out / "golden" / f)
     variants = bundle.variants
     steps = []
@@ -119,8 +135,38 @@ def record_steps(bundle_dir: Path, out: Path, backend_name: str | None) -> dict:
         "noise": "../golden/" + trace["noise"],
         "steps": steps,
     }
+    if decoder is not None:
+        latent, image = backend.decode
+        files = {"in": f"decode_in_{decoder['inputs'][0]}.bin", "out": f"decode_out_{decoder['outputs'][0]}.bin"}
+        (out / "steps" / files["in"]).write_bytes(_raw(latent))
+        (out / "steps" / files["out"]).write_bytes(_raw(image))
+        index["decode"] = {
+            "graph": decoder["name"],
+            "inputs": [_entry(decoder["inputs"][0], files["in"], latent)],
+            "outputs": [_entry(decoder["outputs"][0], files["out"], image)],
+        }
     (out / "steps" / "steps.json").write_text(json.dumps(index, indent=1) + "\n")
     return index
+
+
+def _image_problems(trace: dict, image: np.ndarray, golden: Path) -> list[str]:
+    """Differences between a run's decoded image and the trace's (checksums and image.bin)."""
+    if "image_checksums" not in trace:
+        return ["the bundle has a decoder but its trace records no image; re-export it"]
+    if list(image.shape) != trace["image_shape"]:
+        return [f"image shape {list(image.shape)}, trace says {trace['image_shape']}"]
+    tol = trace["tolerance"]
+    got, ref = checksums(image), trace["image_checksums"]
+    problems = [
+        f"image {key} {got[key]:.6g} vs {ref[key]:.6g}"
+        for key in ("sum", "abs_sum", "sum_sq")
+        if abs(got[key] - ref[key]) > tol * max(1.0, abs(ref[key]))
+    ]
+    stored = np.fromfile(golden / trace["image"], dtype="<f4").reshape(image.shape)
+    worst = float(np.max(np.abs(stored - image)))
+    if worst > tol:
+        problems.append(f"image differs from {trace['image']} by up to {worst:.3g}")
+    return problems
 
 
 def copy_complete(bundle_dir: Path, out: Path) -> None:
@@ -130,7 +176,7 @@ def copy_complete(bundle_dir: Path, out: Path) -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     rels = ["manifest.json", *bundle.manifest["files"]]
-    rels += [f"golden/{f}" for f in GOLDEN_FILES if (bundle_dir / "golden" / f).is_file()]
+    rels += [f"golden/{f}" for f in (*GOLDEN_FILES, GOLDEN_IMAGE) if (bundle_dir / "golden" / f).is_file()]
     for rel in rels:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(bundle_dir / rel, out / rel)

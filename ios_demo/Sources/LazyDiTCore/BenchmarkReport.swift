@@ -136,13 +136,16 @@ public struct BenchmarkReport: Codable, Sendable {
         public var ms: Double
     }
 
-    /// One timed generation.
+    /// One timed generation; `decode_ms` (the decode graph, included in `total_ms`) only for bundles with a
+    /// decoder, so a pixel bundle's report keeps the fields of the other reports.
     public struct Run: Codable, Sendable, Equatable {
         public var totalMs: Double
         public var steps: [StepTime]
+        public var decodeMs: Double?
         enum CodingKeys: String, CodingKey {
             case totalMs = "total_ms"
             case steps
+            case decodeMs = "decode_ms"
         }
     }
 
@@ -158,20 +161,25 @@ public struct BenchmarkReport: Codable, Sendable {
         public var problems: [String]
         public var tolerance: Double?
         public var maxAbsDiffFinal: Double?
+        /// Largest difference of the decoded image from golden/image.bin (bundles with a decoder).
+        public var maxAbsDiffImage: Double?
         enum CodingKeys: String, CodingKey {
             case checked, ok, problems, tolerance
             case maxAbsDiffFinal = "max_abs_diff_final"
+            case maxAbsDiffImage = "max_abs_diff_image"
         }
 
         public static let notChecked = GoldenCheck(checked: false, ok: nil, problems: [], tolerance: nil,
                                                    maxAbsDiffFinal: nil)
 
-        public init(checked: Bool, ok: Bool?, problems: [String], tolerance: Double?, maxAbsDiffFinal: Double?) {
+        public init(checked: Bool, ok: Bool?, problems: [String], tolerance: Double?, maxAbsDiffFinal: Double?,
+                    maxAbsDiffImage: Double? = nil) {
             self.checked = checked
             self.ok = ok
             self.problems = problems
             self.tolerance = tolerance
             self.maxAbsDiffFinal = maxAbsDiffFinal
+            self.maxAbsDiffImage = maxAbsDiffImage
         }
 
         public func encode(to encoder: Encoder) throws {
@@ -181,6 +189,7 @@ public struct BenchmarkReport: Codable, Sendable {
             try c.encode(problems, forKey: .problems)
             try c.encodeIfPresent(tolerance, forKey: .tolerance)
             try c.encodeIfPresent(maxAbsDiffFinal, forKey: .maxAbsDiffFinal)
+            try c.encodeIfPresent(maxAbsDiffImage, forKey: .maxAbsDiffImage)
         }
     }
 
@@ -196,6 +205,8 @@ public struct BenchmarkReport: Codable, Sendable {
     public var stepMs: TimeStats
     public var perVariantStepMs: [String: TimeStats]
     public var perStepMedianMs: [Double]
+    /// The decode graph's time over the runs, beside `step_ms`; absent for a bundle without a decoder.
+    public var decodeMs: TimeStats?
     public var memory: Memory
     public var golden: GoldenCheck
 
@@ -205,6 +216,7 @@ public struct BenchmarkReport: Codable, Sendable {
         case runs
         case totalMs = "total_ms"
         case stepMs = "step_ms"
+        case decodeMs = "decode_ms"
         case perVariantStepMs = "per_variant_step_ms"
         case perStepMedianMs = "per_step_median_ms"
         case memory, golden
@@ -225,8 +237,10 @@ public struct BenchmarkReport: Codable, Sendable {
             Run(totalMs: r.totalMilliseconds,
                 steps: zip(r.variants, r.stepMilliseconds).enumerated().map { i, pair in
                     StepTime(index: i, variant: pair.0, ms: pair.1)
-                })
+                }, decodeMs: r.decodeMilliseconds)
         }
+        let decodes = results.compactMap(\.decodeMilliseconds)
+        decodeMs = decodes.isEmpty ? nil : TimeStats(decodes)
         totalMs = TimeStats(results.map(\.totalMilliseconds))
         stepMs = TimeStats(results.flatMap(\.stepMilliseconds))
         var byVariant: [String: [Double]] = [:]

@@ -50,10 +50,13 @@ public struct GoldenTrace: Codable, Sendable {
     public var shape: [Int]
     public var noiseFile: String
     public var finalFile: String
-    /// The decoded image (`golden/image.bin`) of a bundle with a decoder; not read by this app, only checked.
+    /// The decoded image (`golden/image.bin`, float32 C order) of a bundle with a decoder, its shape and checksums.
     public var imageFile: String?
+    public var imageShape: [Int]?
+    public var imageChecksums: Checksums?
     public var tolerance: Double
     public var steps: [Step]
+    /// Checksums of the last step's latent (`final`), also for a bundle with a decoder.
     public var finalChecksums: Checksums
 
     enum CodingKeys: String, CodingKey {
@@ -61,6 +64,8 @@ public struct GoldenTrace: Codable, Sendable {
         case noiseFile = "noise"
         case finalFile = "final"
         case imageFile = "image"
+        case imageShape = "image_shape"
+        case imageChecksums = "image_checksums"
         case tolerance, steps
         case finalChecksums = "final_checksums"
     }
@@ -82,10 +87,22 @@ public struct GoldenTrace: Codable, Sendable {
         // anyone reads them.
         _ = try trace.noiseURL(besides: url)
         _ = try trace.finalURL(besides: url)
-        if let image = trace.imageFile {
-            _ = try BundlePath.resolve(image, in: url.deletingLastPathComponent(), namedBy: url)
+        _ = try trace.imageURL(besides: url)
+        if (trace.imageFile == nil) != (trace.imageChecksums == nil) || (trace.imageFile == nil) != (trace.imageShape == nil) {
+            throw LazyDiTError("\(url.path): image, image_shape and image_checksums go together; re-export the bundle")
         }
         return trace
+    }
+
+    /// The decoded image file (nil without a decoder), checked as `noiseURL(besides:)`.
+    public func imageURL(besides traceURL: URL) throws -> URL? {
+        try imageFile.map { try BundlePath.resolve($0, in: traceURL.deletingLastPathComponent(), namedBy: traceURL) }
+    }
+
+    /// The decoded image of the golden run (nil when the trace has none).
+    public func loadImage(besides traceURL: URL) throws -> [Float]? {
+        guard let url = try imageURL(besides: traceURL), let shape = imageShape else { return nil }
+        return try RawTensorData.readFloat32File(url, count: shape.reduce(1, *))
     }
 
     /// The trace's initial noise file, where it really lies, refused unless it stays in the folder of `traceURL`.
@@ -124,6 +141,19 @@ public struct GoldenTrace: Codable, Sendable {
         Self.compare(Checksums(of: image), finalChecksums, tolerance: tolerance, label: "final")
     }
 
+    /// Differences between a run's image and the trace's decoded image: both present or both absent (a run of
+    /// a bundle with a decoder must have decoded), same shape, checksums within `tolerance`.
+    public func compareImage(_ image: [Float], shape: [Int], decoded: Bool) -> [String] {
+        switch (imageChecksums, decoded) {
+        case (nil, false): return []
+        case (nil, true): return ["image: the run decoded an image, the trace records none"]
+        case (.some, false): return ["image: the trace records a decoded image, the run decoded none"]
+        case (.some(let ref), true):
+            if let want = imageShape, want != shape { return ["image: shape \(shape), trace says \(want)"] }
+            return Self.compare(Checksums(of: image), ref, tolerance: tolerance, label: "image")
+        }
+    }
+
     static func compare(_ got: Checksums, _ ref: Checksums, tolerance: Double, label: String) -> [String] {
         func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= tolerance * max(1, abs(b)) }
         var problems: [String] = []
@@ -139,17 +169,27 @@ public struct GoldenTrace: Codable, Sendable {
 }
 
 extension GoldenTrace {
-    /// Runs `plan` on the trace's noise and classes and compares every step and the final image (when
-    /// `expectedFinal` is given) with the trace; at most `maxProblems` differences are kept.
+    /// Runs `plan` on the trace's noise and classes and compares every step, the final latent and, for a bundle
+    /// with a decoder, the decoded image with the trace; the largest differences from `expectedFinal` (final.bin)
+    /// and `expectedImage` (image.bin) are reported when given. At most `maxProblems` differences are kept.
     public func check<Runner: GraphRunner>(_ scheduler: StepScheduler<Runner>, plan: StepPlan, noise: [Float],
-                                           expectedFinal: [Float]?, maxProblems: Int = 20) throws
-        -> BenchmarkReport.GoldenCheck {
+                                           expectedFinal: [Float]?, expectedImage: [Float]? = nil,
+                                           maxProblems: Int = 20) throws -> BenchmarkReport.GoldenCheck {
         let result = try scheduler.run(plan: plan, classes: classes, noise: noise, recordLatents: true)
-        let problems = compare(plan: plan, latents: result.latents) + compareFinal(result.image)
-        let worst = expectedFinal.map { reference in
-            zip(result.image, reference).reduce(0.0) { Swift.max($0, abs(Double($1.0) - Double($1.1))) }
+        var problems = compare(plan: plan, latents: result.latents) + compareFinal(result.latent)
+        problems += compareImage(result.image, shape: result.shape, decoded: result.isDecoded)
+        func worst(_ got: [Float], _ reference: [Float]) -> Double {
+            guard got.count == reference.count else { return .infinity }
+            return zip(got, reference).reduce(0.0) { Swift.max($0, abs(Double($1.0) - Double($1.1))) }
+        }
+        var imageDiff: Double?
+        if let expectedImage, result.isDecoded {
+            let d = worst(result.image, expectedImage)
+            imageDiff = d
+            if !(d <= tolerance) { problems.append("image: largest difference from image.bin \(d) > \(tolerance)") }
         }
         return BenchmarkReport.GoldenCheck(checked: true, ok: problems.isEmpty, problems: Array(problems.prefix(maxProblems)),
-                                           tolerance: tolerance, maxAbsDiffFinal: worst)
+                                           tolerance: tolerance, maxAbsDiffFinal: expectedFinal.map { worst(result.latent, $0) },
+                                           maxAbsDiffImage: imageDiff)
     }
 }

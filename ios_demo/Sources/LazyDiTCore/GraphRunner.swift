@@ -8,7 +8,8 @@ public protocol GraphRunner: AnyObject {
     /// One step's graph with the buffers it reads and writes, made once per plan and step.
     associatedtype Binding
 
-    /// A zero-filled tensor that will be passed as `name` ("x", "t", "y", "coef" or a cache slot); called only
+    /// A zero-filled tensor that will be passed as `name` ("x", "t", "y", "coef", a cache slot, or
+    /// "image", the decoder's output); called only
     /// while a scheduler is being set up, never per step.
     func makeTensor(named name: String, spec: TensorSpec) throws -> Tensor
 
@@ -24,6 +25,10 @@ public protocol GraphRunner: AnyObject {
     /// Binds graph `variant` to `inputs` (in `variant.inputs` order) and `outputs` (in `variant.outputs` order:
     /// the next latent, then one new value per written slot). The scheduler guarantees that no output is also an
     /// input of the same binding, so a runner may let the graph write straight into every output.
+    ///
+    /// For a bundle with a decoder it is also called once per plan with the decode graph
+    /// (`Manifest.Decoder.graph`: its name is the manifest's `decoder.name`, input `latent`, output `image`),
+    /// which the runner resolves through its target's `decoder` entry rather than its variants.
     func bind(variant: Manifest.Variant, inputs: [Tensor], outputs: [Tensor]) throws -> Binding
 
     /// Runs one bound step, leaving its results in the binding's outputs.

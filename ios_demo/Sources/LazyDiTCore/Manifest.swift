@@ -21,13 +21,41 @@ public struct Manifest: Codable, Sendable {
     public var steps: [Step]
     public var targets: Targets
     public var files: [String: FileEntry]
+    /// The decode graph of a latent model: run once after the last step on its latent.
+    public var decoder: Decoder?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
         case format, name, model, image, classes, batch
         case guidanceScale = "guidance_scale"
         case clipDenoised = "clip_denoised"
-        case dtype, schedule, tensors, slots, variants, steps, targets, files
+        case dtype, schedule, tensors, slots, variants, steps, targets, files, decoder
+    }
+
+    /// `decoder` of a latent bundle: graph `name` turns the last step's `x_next` (input `latent`) into the image
+    /// (output `image`, shape `tensors.image`, in `image.value_range`). The graph applies `latent_scale` itself.
+    public struct Decoder: Codable, Sendable, Equatable {
+        public var name: String
+        public var inputs: [String]
+        public var outputs: [String]
+        public var latentScale: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, inputs, outputs
+            case latentScale = "latent_scale"
+        }
+
+        public init(name: String, inputs: [String] = ["latent"], outputs: [String] = ["image"], latentScale: Double? = nil) {
+            self.name = name
+            self.inputs = inputs
+            self.outputs = outputs
+            self.latentScale = latentScale
+        }
+
+        /// The decoder as a graph a `GraphRunner` binds like a step's: one input, one output, no cache slots.
+        public var graph: Variant {
+            Variant(name: name, inputs: inputs, outputs: outputs, reads: [], writes: [])
+        }
     }
 
     public struct ModelConfig: Codable, Sendable {
@@ -56,6 +84,8 @@ public struct Manifest: Codable, Sendable {
         public var config: ModelConfig
         public var fingerprint: String
         public var parameters: Int
+        /// True for a model whose steps produce VAE latents (the bundle then has a `decoder`).
+        public var latent: Bool?
     }
 
     public struct ImageInfo: Codable, Sendable {
@@ -143,11 +173,15 @@ public struct Manifest: Codable, Sendable {
         public var package: String
         public var functions: [String: String]
         public var dtype: String?
+        /// The decoder's function in the same package (latent bundles).
+        public var decoder: String?
     }
 
     public struct ExecuTorchTarget: Codable, Sendable {
         public var file: String
         public var methods: [String: String]
+        /// The decoder's method in the same program (latent bundles).
+        public var decoder: String?
     }
 
     public struct ONNXTarget: Codable, Sendable {
@@ -184,6 +218,16 @@ public struct Manifest: Codable, Sendable {
             return out
         }
 
+        /// Present targets that carry no decoder graph (a bundle with a decoder needs one in each).
+        var targetsWithoutDecoder: [String] {
+            var out: [String] = []
+            if let t = executorch, t.decoder == nil { out.append("executorch") }
+            if let t = onnx, t.decoder == nil { out.append("onnx") }
+            if let t = coreml, t.decoder == nil { out.append("coreml") }
+            if let t = torch, t.decoder == nil { out.append("torch") }
+            return out
+        }
+
         /// Per target, the variants it has no graph for (an ExecuTorch method, an ONNX graph, a Core ML
         /// function): a step that used one would fail only when it ran.
         func variantsWithoutGraph(_ names: [String]) -> [(target: String, what: String, variant: String)] {
@@ -213,6 +257,15 @@ public struct Manifest: Codable, Sendable {
     /// The spec of tensor `name`; every cache slot shares the spec of `cache`.
     public func tensorSpec(_ name: String) -> TensorSpec? {
         tensors[name.hasPrefix("cache_") ? "cache" : name]
+    }
+
+    /// The decoded image's spec: `tensors.image`, or (B, image.channels, image.height, image.width) in the
+    /// bundle's dtype when the manifest does not list it. Nil for a bundle without a decoder.
+    public var imageSpec: TensorSpec? {
+        guard decoder != nil else { return nil }
+        if let spec = tensors["image"] { return spec }
+        guard let dtype = DType(rawValue: dtype) else { return nil }
+        return TensorSpec(shape: [batch, image.channels, image.height, image.width], dtype: dtype)
     }
 
     /// The variant called `name`.

@@ -84,6 +84,26 @@ public enum ManifestValidator {
             throw fail("variant \(gap.variant) has no \(gap.target) \(gap.what); re-export the bundle")
         }
 
+        if let d = m.decoder {
+            // The Python runtime refuses the same: a target without the decode graph could not finish a run.
+            if d.inputs != ["latent"] || d.outputs != ["image"] {
+                throw fail("decoder \(d.name) must take [\"latent\"] and return [\"image\"]; "
+                           + "it has \(d.inputs) and \(d.outputs)")
+            }
+            if let scale = d.latentScale { try finite(scale, "decoder latent_scale") }
+            if m.variant(named: d.name) != nil {
+                throw fail("decoder \(d.name) has the name of a variant; re-export the bundle")
+            }
+            if let target = m.targets.targetsWithoutDecoder.first {
+                throw fail("the bundle has a decoder but its \(target) target has no decoder graph")
+            }
+            let want = [m.batch, m.image.channels, m.image.height, m.image.width]
+            if let spec = m.imageSpec, spec.shape != want {
+                throw fail("tensor image has shape \(spec.shape), the manifest's image and batch need \(want)")
+            }
+            if m.imageSpec == nil { throw fail("the decoder's image has no tensors.image spec") }
+        }
+
         let cfg = m.model.config
         let guided = m.guidanceScale != 1.0
         let wantX = [m.batch, cfg.inChannels, cfg.inputSize, cfg.inputSize]

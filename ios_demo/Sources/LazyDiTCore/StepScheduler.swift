@@ -11,16 +11,42 @@ public struct StepEvent: Sendable {
 
 /// The outcome of one generation.
 public struct RunResult: Sendable {
-    /// The final latent / image, C order, shape `shape` (B, C, H, W), in the bundle's value range.
+    /// The image, C order, shape `shape` (B, C, H, W), in the bundle's value range: the decoded image of a bundle
+    /// with a decoder, the final latent otherwise.
     public let image: [Float]
     public let shape: [Int]
     public let plan: StepPlan.Kind
     public let stepMilliseconds: [Double]
     public let variants: [String]
     public let lazyMask: [Bool]
+    /// Every step and the decode, as the Python scheduler times a run.
     public let totalMilliseconds: Double
     /// The latent after every step; filled only when the run was asked to record them (golden tests).
     public let latents: [[Float]]
+    /// The last step's output, shape `latentShape` (the same values as `image` for a bundle without a decoder).
+    public let latent: [Float]
+    public let latentShape: [Int]
+    /// Wall time of the decode graph; nil when the bundle has no decoder.
+    public let decodeMilliseconds: Double?
+
+    public init(image: [Float], shape: [Int], plan: StepPlan.Kind, stepMilliseconds: [Double], variants: [String],
+                lazyMask: [Bool], totalMilliseconds: Double, latents: [[Float]], latent: [Float]? = nil,
+                latentShape: [Int]? = nil, decodeMilliseconds: Double? = nil) {
+        self.image = image
+        self.shape = shape
+        self.plan = plan
+        self.stepMilliseconds = stepMilliseconds
+        self.variants = variants
+        self.lazyMask = lazyMask
+        self.totalMilliseconds = totalMilliseconds
+        self.latents = latents
+        self.latent = latent ?? image
+        self.latentShape = latentShape ?? shape
+        self.decodeMilliseconds = decodeMilliseconds
+    }
+
+    /// Whether `image` came out of the bundle's decoder.
+    public var isDecoded: Bool { decodeMilliseconds != nil }
 
     /// Step times grouped by variant name.
     public var perVariantMilliseconds: [String: [Double]] {
@@ -41,6 +67,10 @@ public struct RunResult: Sendable {
 /// A slot that one step both reads and writes (a forecasting step reads a module's previous output and writes the
 /// new one) gets a second buffer, and such steps write the buffer they do not read. No output is then ever an
 /// input of its own step, so every runner can let the graph write its results in place, with no copy.
+///
+/// A bundle with a decoder also gets one image buffer, and each plan one more binding: the decode graph
+/// (`Manifest.Decoder.graph`) reading the latent buffer the plan's last step writes (which of the two depends on
+/// the plan's length) and writing the image buffer. It runs once after the last step, allocating nothing either.
 public final class StepScheduler<Runner: GraphRunner> {
     public let manifest: Manifest
     public let runner: Runner
@@ -51,12 +81,18 @@ public final class StepScheduler<Runner: GraphRunner> {
     private let coefficients: [Runner.Tensor]
     /// Each slot's buffers: one, or two for a slot that some variant reads and writes in the same step.
     private let slots: [String: [Runner.Tensor]]
+    /// The decode graph and its output buffer, for a bundle with a decoder.
+    private let decoderGraph: Manifest.Variant?
+    private let imageSpec: TensorSpec?
+    private let imageBuffer: Runner.Tensor?
     /// The bound steps of the last plan of each kind (the screens alternate between LazyDiT and DDIM).
     private var prepared: [StepPlan.Kind: PreparedPlan] = [:]
 
     private struct PreparedPlan {
         let plan: StepPlan
         let bindings: [Runner.Binding]
+        /// The decode graph bound to this plan's final latent buffer and the image buffer.
+        let decode: Runner.Binding?
     }
 
     public init(manifest: Manifest, runner: Runner) throws {
@@ -89,6 +125,18 @@ public final class StepScheduler<Runner: GraphRunner> {
             slotBuffers[slot] = try (0..<count).map { _ in try runner.makeTensor(named: slot, spec: cache) }
         }
         slots = slotBuffers
+        if let decoder = manifest.decoder {
+            guard let spec = manifest.imageSpec else {
+                throw LazyDiTError("manifest has a decoder but no tensors.image; re-export the bundle")
+            }
+            decoderGraph = decoder.graph
+            imageSpec = spec
+            imageBuffer = try runner.makeTensor(named: decoder.outputs.first ?? "image", spec: spec)
+        } else {
+            decoderGraph = nil
+            imageSpec = nil
+            imageBuffer = nil
+        }
     }
 
     /// Slots that some variant reads and writes in one step: these get two buffers.
@@ -120,7 +168,8 @@ public final class StepScheduler<Runner: GraphRunner> {
         guard noise.count == xSpec.count else {
             throw LazyDiTError("noise has \(noise.count) values, the bundle needs shape \(xSpec.shape) (\(xSpec.count) values)")
         }
-        let bindings = try prepare(plan)
+        let prepared = try prepare(plan)
+        let bindings = prepared.bindings
         try runner.writeInts(try labelValues(classes), to: labels)
         try runner.writeFloats(noise, to: latentBuffers[0])
         defer { runner.runFinished() }
@@ -140,15 +189,27 @@ public final class StepScheduler<Runner: GraphRunner> {
                                  isLazy: entry.isLazy, milliseconds: ms))
             }
         }
+        var decodeMs: Double?
+        if let decode = prepared.decode {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try runner.run(decode)
+            decodeMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        return RunResult(image: try runner.readFloats(latentBuffers[bindings.count % 2]), shape: xSpec.shape,
-                         plan: plan.kind, stepMilliseconds: stepMs, variants: plan.entries.map(\.variant.name),
-                         lazyMask: plan.lazyMask, totalMilliseconds: total, latents: recorded)
+        let latent = try runner.readFloats(latentBuffers[bindings.count % 2])
+        var image = latent, shape = xSpec.shape
+        if let imageBuffer, let imageSpec {
+            image = try runner.readFloats(imageBuffer)
+            shape = imageSpec.shape
+        }
+        return RunResult(image: image, shape: shape, plan: plan.kind, stepMilliseconds: stepMs,
+                         variants: plan.entries.map(\.variant.name), lazyMask: plan.lazyMask, totalMilliseconds: total,
+                         latents: recorded, latent: latent, latentShape: xSpec.shape, decodeMilliseconds: decodeMs)
     }
 
-    /// The bound steps of `plan`: made (and the plan checked) the first time it runs, reused after.
-    private func prepare(_ plan: StepPlan) throws -> [Runner.Binding] {
-        if let p = prepared[plan.kind], p.plan == plan { return p.bindings }
+    /// The bound steps (and decode) of `plan`: made (and the plan checked) the first time it runs, reused after.
+    private func prepare(_ plan: StepPlan) throws -> PreparedPlan {
+        if let p = prepared[plan.kind], p.plan == plan { return p }
         try checkPlan(plan)
         var bindings: [Runner.Binding] = []
         bindings.reserveCapacity(plan.count)
@@ -169,8 +230,14 @@ public final class StepScheduler<Runner: GraphRunner> {
             bindings.append(try runner.bind(variant: v, inputs: inputs, outputs: outputs))
             latent = 1 - latent
         }
-        prepared[plan.kind] = PreparedPlan(plan: plan, bindings: bindings)
-        return bindings
+        var decode: Runner.Binding?
+        if let decoderGraph, let imageBuffer {
+            // `latent` now names the buffer the last step wrote.
+            decode = try runner.bind(variant: decoderGraph, inputs: [latentBuffers[latent]], outputs: [imageBuffer])
+        }
+        let p = PreparedPlan(plan: plan, bindings: bindings, decode: decode)
+        prepared[plan.kind] = p
+        return p
     }
 
     /// A plan must address this manifest's steps and never read a slot before writing it.

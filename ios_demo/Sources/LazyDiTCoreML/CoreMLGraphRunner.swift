@@ -16,6 +16,10 @@ import LazyDiTCore
 /// allocates nothing of its own: Core ML writes the next latent and the new cache values in place. An output whose
 /// type differs from its destination's (a bundle exported before inputs and outputs shared one type) gets no
 /// backing and is converted after the prediction; re-export such a bundle.
+///
+/// A latent bundle's decoder (`targets.coreml.decoder`, a function of the same package) is held in the same set
+/// under the manifest's decoder name and bound like a step: its input is the latent buffer the last step wrote,
+/// its output backing the scheduler's image buffer.
 public final class CoreMLGraphRunner: GraphRunner {
     public typealias Tensor = MLMultiArray
 
@@ -53,6 +57,12 @@ public final class CoreMLGraphRunner: GraphRunner {
             }
             functionNames[variant.name] = function
         }
+        if let decoder = manifest.decoder {
+            guard let function = target.decoder else {
+                throw LazyDiTError("the bundle has a decoder but targets.coreml has no decoder function; re-export the bundle")
+            }
+            functionNames[decoder.name] = function
+        }
         let units = computeUnits.mlComputeUnits
         let clock = LoadClock()
         let functionsByVariant = functionNames
@@ -73,7 +83,8 @@ public final class CoreMLGraphRunner: GraphRunner {
         var inputs: [String: MLMultiArrayDataType] = [:]
         var outputs: [String: MLMultiArrayDataType] = [:]
         var described = 0
-        let names = manifest.variants.map(\.name)
+        // The decoder is prewarmed too: its load time is reported and its output type backs the image buffer.
+        let names = manifest.variants.map(\.name) + (manifest.decoder.map { [$0.name] } ?? [])
         try set.prewarm(names) { _, model in
             for (name, d) in model.modelDescription.inputDescriptionsByName {
                 if let c = d.multiArrayConstraint { inputs[name] = c.dataType }
@@ -96,8 +107,9 @@ public final class CoreMLGraphRunner: GraphRunner {
     public var functionLoads: Int { functions.loads }
 
     public func makeTensor(named name: String, spec: TensorSpec) throws -> MLMultiArray {
-        // The graph's own input type wins over the manifest's (Core ML graphs compute in float16).
-        let type = inputTypes[name] ?? outputTypes["new_" + name] ?? Self.dataType(spec.dtype)
+        // The graph's own input type wins over the manifest's (Core ML graphs compute in float16); the decoder's
+        // "image" is only an output.
+        let type = inputTypes[name] ?? outputTypes["new_" + name] ?? outputTypes[name] ?? Self.dataType(spec.dtype)
         let array = try MLMultiArray(shape: spec.shape.map { NSNumber(value: $0) }, dataType: type)
         MultiArrayIO.zero(array)
         return array

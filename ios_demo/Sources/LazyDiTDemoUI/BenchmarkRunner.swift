@@ -98,8 +98,10 @@ final class BenchmarkModel: ObservableObject {
                                  notes: notes)
         for r in file.reports {
             let golden = r.golden.ok.map { $0 ? ", golden ok" : ", golden differs" } ?? ""
+            let decode = r.decodeMs.map { ", decode \(String(format: "%.1f", $0.median)) ms" } ?? ""
             summary.append("\(r.plan.name): median \(String(format: "%.1f", r.totalMs.median)) ms, "
-                           + "p90 \(String(format: "%.1f", r.totalMs.p90)) ms\(golden)")
+                           + "p90 \(String(format: "%.1f", r.totalMs.p90)) ms, step "
+                           + "\(String(format: "%.2f", r.stepMs.median)) ms\(decode)\(golden)")
         }
         for c in file.comparisons {
             summary.append("\(c.candidate) vs \(c.baseline): \(String(format: "%.2f", c.speedup))x"
@@ -142,7 +144,10 @@ final class BenchmarkModel: ObservableObject {
                 let trace = try GoldenTrace.load(from: traceURL)
                 let noise = try RawTensorData.readFloat32File(try trace.noiseURL(besides: traceURL))
                 let expectedFinal = try? RawTensorData.readFloat32File(try trace.finalURL(besides: traceURL))
-                return try trace.check(p.scheduler, plan: plan, noise: noise, expectedFinal: expectedFinal)
+                // A latent bundle's trace also holds the decoded image: the decode graph is checked, not only the steps.
+                let expectedImage = try trace.loadImage(besides: traceURL)
+                return try trace.check(p.scheduler, plan: plan, noise: noise, expectedFinal: expectedFinal,
+                                       expectedImage: expectedImage)
             }
         }
         return BenchmarkCase(bundle: try BenchmarkReport.BundleInfo(p.bundle, path: entry.folderName),

@@ -91,6 +91,7 @@ public final class GeneratorModel: ObservableObject {
                     }
                 }.value
                 let m = pipeline.bundle.manifest
+                // A latent bundle's run.image is already the decoded RGB image (B, 3, 8h, 8w) in [-1, 1].
                 image = try LatentImage.render(run.image, shape: run.shape, valueRange: m.image.valueRange).cgImage
                 result = run
                 finishedSteps = nil

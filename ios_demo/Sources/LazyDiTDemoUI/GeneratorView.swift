@@ -3,8 +3,8 @@ import LazyDiTCore
 import LazyDiTCoreML
 import SwiftUI
 
-/// The demo screen: bundle, class, seed, LazyDiT or DDIM, compute units, Generate; then the image, its latency
-/// and the lazy-step strip.
+/// The demo screen: bundle, class, seed, LazyDiT or DDIM, compute units, Generate; then the image (a latent
+/// bundle's decoded RGB image), its latency (step and decode times) and the lazy-step strip.
 public struct GeneratorView: View {
     @StateObject private var model = GeneratorModel()
 
@@ -78,6 +78,10 @@ public struct GeneratorView: View {
                     .resizable()
                     .aspectRatio(contentMode: .fit)
                     .frame(maxWidth: .infinity, maxHeight: 280)
+                if model.result?.isDecoded == true {
+                    Text("Decoded from the latent by the bundle's VAE decoder")
+                        .font(.caption).foregroundStyle(.secondary)
+                }
             }
         }
         if !mask.isEmpty {
@@ -96,6 +100,9 @@ public struct GeneratorView: View {
             Section("Latency") {
                 LabeledContent("Total", value: String(format: "%.1f ms", r.totalMilliseconds))
                 LabeledContent("Per step, median", value: String(format: "%.2f ms", Statistics.median(r.stepMilliseconds)))
+                if let decode = r.decodeMilliseconds {
+                    LabeledContent("Decode", value: String(format: "%.2f ms", decode))
+                }
                 ForEach(r.perVariantMilliseconds.sorted(by: { $0.key < $1.key }), id: \.key) { item in
                     LabeledContent("\(item.key) × \(item.value.count)",
                                    value: String(format: "%.2f ms median", Statistics.median(item.value)))

@@ -17,18 +17,28 @@ struct StepRecording: Decodable {
         let outputs: [Tensor]
     }
 
+    /// The decode graph's call after the last step (bundles with a decoder).
+    struct Decode: Decodable {
+        let graph: String
+        let inputs: [Tensor]
+        let outputs: [Tensor]
+    }
+
     let format: String
     let backend: String
     let seed: Int
     let classes: [Int]
     let steps: [Step]
+    let decode: Decode?
 }
 
 /// A graph runner that plays back what the real graphs did when the Python scheduler ran them.
 ///
 /// At every call it checks that the scheduler passes exactly the recorded inputs, byte for byte (latent,
 /// timestep, labels, coefficients, and each cache slot it reads), then writes the recorded outputs into the
-/// scheduler's buffers. After the last recorded step it starts again at the first, so a run can be repeated.
+/// scheduler's buffers. A recording of a bundle with a decoder ends with the decode call, replayed the same way
+/// (its input is the latent buffer the last step wrote). After the last recorded call it starts again at the
+/// first, so a run can be repeated.
 final class ReplayRunner: GraphRunner {
     typealias Tensor = HostTensor
 
@@ -43,10 +53,14 @@ final class ReplayRunner: GraphRunner {
     }
 
     let recording: StepRecording
+    /// Graph of every recorded call: each step's variant, then the decoder's name.
+    private let graphs: [String]
     private let inputs: [[Recorded]]
     private let outputs: [[Recorded]]
     private var cursor = 0
     private(set) var calls = 0
+    /// Decode calls replayed (counted in `calls` too).
+    private(set) var decodeCalls = 0
     /// Every distinct buffer the scheduler passed as each input name: one per cache slot, two for the latent.
     private(set) var buffersByName: [String: Set<ObjectIdentifier>] = [:]
 
@@ -65,8 +79,9 @@ final class ReplayRunner: GraphRunner {
             return Recorded(name: t.name, spec: spec, bytes: bytes)
         }
         recording = decoded
-        inputs = try decoded.steps.map { try $0.inputs.map(load) }
-        outputs = try decoded.steps.map { try $0.outputs.map(load) }
+        graphs = decoded.steps.map(\.variant) + (decoded.decode.map { [$0.graph] } ?? [])
+        inputs = try decoded.steps.map { try $0.inputs.map(load) } + (decoded.decode.map { [try $0.inputs.map(load)] } ?? [])
+        outputs = try decoded.steps.map { try $0.outputs.map(load) } + (decoded.decode.map { [try $0.outputs.map(load)] } ?? [])
     }
 
     func makeTensor(named name: String, spec: TensorSpec) throws -> HostTensor {
@@ -106,39 +121,43 @@ final class ReplayRunner: GraphRunner {
     func run(_ binding: Binding) throws {
         let variant = binding.variant, given = binding.inputs, destinations = binding.outputs
         let i = cursor
-        let step = recording.steps[i]
-        guard variant.name == step.variant else {
-            throw Mismatch(description: "step \(i): the scheduler ran \(variant.name), the recording ran \(step.variant)")
+        let isDecode = i >= recording.steps.count
+        let call = isDecode ? "decode" : "step \(i)"
+        guard variant.name == graphs[i] else {
+            throw Mismatch(description: "\(call): the scheduler ran \(variant.name), the recording ran \(graphs[i])")
         }
         let expected = inputs[i]
         guard given.count == expected.count, variant.inputs == expected.map(\.name) else {
-            throw Mismatch(description: "step \(i): inputs \(variant.inputs), the recording has \(expected.map(\.name))")
+            throw Mismatch(description: "\(call): inputs \(variant.inputs), the recording has \(expected.map(\.name))")
         }
         for (tensor, rec) in zip(given, expected) {
             guard tensor.spec == rec.spec else {
-                throw Mismatch(description: "step \(i): input \(rec.name) is \(tensor.spec), the recording has \(rec.spec)")
+                throw Mismatch(description: "\(call): input \(rec.name) is \(tensor.spec), the recording has \(rec.spec)")
             }
             // Whole-buffer comparison first (fast even in debug builds); the offset only for the message.
             if tensor.bytes != rec.bytes {
                 let at = rec.bytes.indices.first { tensor.bytes[$0] != rec.bytes[$0] } ?? 0
-                throw Mismatch(description: "step \(i): input \(rec.name) differs from the recording at byte \(at)")
+                throw Mismatch(description: "\(call): input \(rec.name) differs from the recording at byte \(at)")
             }
         }
         let produced = outputs[i]
         guard destinations.count == produced.count, variant.outputs == produced.map(\.name) else {
-            throw Mismatch(description: "step \(i): outputs \(variant.outputs), the recording has \(produced.map(\.name))")
+            throw Mismatch(description: "\(call): outputs \(variant.outputs), the recording has \(produced.map(\.name))")
         }
         for (tensor, rec) in zip(destinations, produced) {
             guard tensor.spec == rec.spec else {
-                throw Mismatch(description: "step \(i): output \(rec.name) goes into a \(tensor.spec) buffer, the recording has \(rec.spec)")
+                throw Mismatch(description: "\(call): output \(rec.name) goes into a \(tensor.spec) buffer, the recording has \(rec.spec)")
             }
             try tensor.setBytes(rec.bytes)
         }
-        // Outputs are filed under the buffer they land in: the latent ("x") and each written slot.
-        for (name, tensor) in zip(variant.inputs + ["x"] + variant.writes, given + destinations) {
+        // A step's outputs are filed under the buffer they land in: the latent ("x") and each written slot; the
+        // decoder's under their own names ("latent" is one of the two latent buffers, "image" its own).
+        let outputNames = isDecode ? variant.outputs : ["x"] + variant.writes
+        for (name, tensor) in zip(variant.inputs + outputNames, given + destinations) {
             buffersByName[name, default: []].insert(ObjectIdentifier(tensor))
         }
-        cursor = (cursor + 1) % recording.steps.count
+        cursor = (cursor + 1) % graphs.count
         calls += 1
+        if isDecode { decodeCalls += 1 }
     }
 }
