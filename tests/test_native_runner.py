@@ -4,6 +4,7 @@ bundle contract corpus (tests/contract/bundle_cases.json) that every scheduler p
 Builds ``lazydit_runner`` with CMake into build/native (skipped when the sources have not changed since the
 last build, see ``_stamp``), exports a tiny ExecuTorch bundle once per test run, and runs the real binary.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +20,7 @@ import pytest
 from contract_cases import load_cases, message_matches
 
 CASES = load_cases()
+
 
 @pytest.fixture(scope="session")
 def runner(native_runner) -> Path:
@@ -38,9 +40,27 @@ def _run(runner: Path, *args: str) -> subprocess.CompletedProcess:
 def golden_run(runner, tiny_bundle, tmp_path_factory):
     """One --golden run of the runner with a report and the final latent."""
     out = tmp_path_factory.mktemp("native_run")
-    done = _run(runner, "--bundle", str(tiny_bundle), "--golden", "--warmup", "1", "--repeat", "3",
-                "--threads", "1", "--report", str(out / "report.json"), "--out-latent", str(out / "latent.bin"))
+    done = _run(
+        runner,
+        "--bundle",
+        str(tiny_bundle),
+        "--golden",
+        "--warmup",
+        "1",
+        "--repeat",
+        "3",
+        "--threads",
+        "1",
+        "--report",
+        str(out / "report.json"),
+        "--out-latent",
+        str(out / "latent.bin"),
+        "--out-image",
+        str(out / "image.bin"),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+    # A pixel bundle has no decoder: its image is the final latent.
+    assert (out / "image.bin").read_bytes() == (out / "latent.bin").read_bytes()
     return done, json.loads((out / "report.json").read_text()), np.fromfile(out / "latent.bin", dtype="<f4")
 
 
@@ -83,6 +103,9 @@ def test_report_fields(tiny_bundle, golden_run):
     assert stages[:2] == ["start", "program loaded"] and [f"method {v} loaded" for v in variants] == stages[2:-1]
     assert r["memory"]["peak_rss_kb"] >= max(s["peak_rss_kb"] for s in r["memory"]["stages"][:-1]) > 0
     assert r["golden"] == {"checked": True, "ok": True, "problems": []}
+    # No decoder: the report has no decoder keys, as before decoders existed.
+    assert r["bundle"]["decoder"] is None and "decode_ms" not in r and "decoder" not in r["load_ms"]
+    assert all("decode_ms" not in run for run in r["runs"])
 
 
 def _copy(bundle: Path, tmp_path: Path) -> Path:
@@ -147,8 +170,9 @@ def test_bad_input_is_one_line_exit_2(runner, tiny_bundle, tmp_path, case):
     assert len(lines) == 1 and expect in lines[0], done.stderr
 
 
-def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(runner, embedded_executorch_bundle,
-                                                                   tmp_path_factory):
+def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(
+    runner, embedded_executorch_bundle, tmp_path_factory
+):
     """The embedded Fashion-MNIST model's 20-step 50%-lazy bundle (the one `make demo` ships): the native runner
     and the Python scheduler, both on ExecuTorch, give the same final latent within 1e-4."""
     from lazydit.runtime.backends import create_backend
@@ -157,8 +181,7 @@ def test_runner_on_the_embedded_bundle_matches_the_python_scheduler(runner, embe
 
     out = embedded_executorch_bundle
     latent = tmp_path_factory.mktemp("embedded-run") / "final.bin"
-    ran = _run(runner, "--bundle", str(out), "--golden", "--warmup", "0", "--repeat", "1",
-               "--out-latent", str(latent))
+    ran = _run(runner, "--bundle", str(out), "--golden", "--warmup", "0", "--repeat", "1", "--out-latent", str(latent))
     assert ran.returncode == 0, ran.stderr
     bundle = load_bundle(out)
     trace = json.loads((out / "golden" / "trace.json").read_text())
@@ -236,7 +259,7 @@ def _opened_under(folder: Path, command: list[str]) -> list[str]:
     names, i = [], 0
     while i < len(data):
         _, _, _, length = struct.unpack_from("iIII", data, i)
-        names.append(data[i + 16:i + 16 + length].rstrip(b"\0").decode())
+        names.append(data[i + 16 : i + 16 + length].rstrip(b"\0").decode())
         i += 16 + length
     assert "inside the bundle" in _refused(done)
     return sorted(set(names))
@@ -247,8 +270,9 @@ def test_a_path_outside_the_bundle_is_never_opened(runner, contract_index, name)
     """The containment check comes before any file is opened, hashing included: the folder outside the bundle
     (a full copy of it, where the manifest or a symlink points) sees no open and no read."""
     bundle = Path(_entry(contract_index, name)["bundle"])
-    opened = _opened_under(bundle.parent / "outside",
-                           [str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1"])
+    opened = _opened_under(
+        bundle.parent / "outside", [str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1"]
+    )
     assert opened == [], f"{name}: opened {opened} outside the bundle"
 
 
@@ -277,7 +301,7 @@ def _garbage(kind: str, data: bytes) -> bytes:
     # verifier must catch (the default, minimal verification reads only the header).
     out = bytearray(data)
     start = max(64, len(data) // 100)
-    out[start:start + 256] = random.Random(1).randbytes(256)
+    out[start : start + 256] = random.Random(1).randbytes(256)
     return bytes(out)
 
 
@@ -308,8 +332,11 @@ def test_bit_flipped_programs_never_crash_the_runner(runner, tiny_bundle, tmp_pa
             data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
         pte.write_bytes(bytes(data))
         _relist(bundle, "executorch/model.pte")
-        done = subprocess.run([str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1",
-                               "--threads", "1"], capture_output=True, timeout=60)
+        done = subprocess.run(
+            [str(runner), "--bundle", str(bundle), "--warmup", "0", "--repeat", "1", "--threads", "1"],
+            capture_output=True,
+            timeout=60,
+        )
         err = done.stderr.decode("utf-8", "replace")
         assert done.returncode in (0, 1, 2), f"seed {seed}: exit {done.returncode}: {err[-1000:]}"
         if done.returncode:
@@ -320,11 +347,16 @@ def test_bit_flipped_programs_never_crash_the_runner(runner, tiny_bundle, tmp_pa
     assert outcomes.get(2, 0) > 100, outcomes  # most flips land in the program or a delegate blob
 
 
-@pytest.mark.parametrize("path, why", [("C:/bundle/schedule.json", "has a drive letter"),
-                                       ("golden\\trace.json", "contains a backslash"),
-                                       ("./schedule.json", "is not normalised"),
-                                       ("golden//trace.json", "is not normalised"),
-                                       ("", "is empty")])
+@pytest.mark.parametrize(
+    "path, why",
+    [
+        ("C:/bundle/schedule.json", "has a drive letter"),
+        ("golden\\trace.json", "contains a backslash"),
+        ("./schedule.json", "is not normalised"),
+        ("golden//trace.json", "is not normalised"),
+        ("", "is empty"),
+    ],
+)
 def test_a_path_written_another_way_is_refused(runner, tiny_bundle, tmp_path, path, why):
     """The lexical half of the containment rule beyond the corpus: paths that would mean another file on
     another platform, or that are not written the one way the exporter writes them."""
@@ -361,4 +393,145 @@ def test_manifest_against_the_program_is_one_line(runner, tiny_bundle, tmp_path,
     if case != "manifest-symlink-outside":
         manifest_path.write_text(json.dumps(m))
     line = _refused(_run(runner, "--bundle", str(bundle)))
+    assert expect in line, line
+
+
+# --- latent bundles: the decoder ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def latent_run(runner, latent_tiny_bundle, tmp_path_factory):
+    """One --golden run of the runner on the latent bundle, with a report, the final latent and the image."""
+    bundle, _ = latent_tiny_bundle
+    out = tmp_path_factory.mktemp("native_latent")
+    done = _run(
+        runner,
+        "--bundle",
+        str(bundle),
+        "--golden",
+        "--warmup",
+        "1",
+        "--repeat",
+        "3",
+        "--threads",
+        "1",
+        "--report",
+        str(out / "report.json"),
+        "--out-latent",
+        str(out / "latent.bin"),
+        "--out-image",
+        str(out / "image.bin"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return (
+        done,
+        json.loads((out / "report.json").read_text()),
+        np.fromfile(out / "latent.bin", dtype="<f4"),
+        np.fromfile(out / "image.bin", dtype="<f4"),
+    )
+
+
+def test_runner_decodes_a_latent_bundle_as_the_python_scheduler(latent_tiny_bundle, latent_run):
+    """The golden check covers the decoded image, and the image (and the latent before it) equal the Python
+    scheduler's on ExecuTorch within 1e-4."""
+    from lazydit.runtime.backends import create_backend
+    from lazydit.runtime.bundle import load_bundle
+    from lazydit.runtime.scheduler import Scheduler
+
+    bundle_dir, _ = latent_tiny_bundle
+    done, _, latent, image = latent_run
+    assert "golden: 10 steps match" in done.stdout and "golden: decoded image matches" in done.stdout
+    bundle = load_bundle(bundle_dir)
+    trace = json.loads((bundle_dir / "golden" / "trace.json").read_text())
+    noise = np.fromfile(bundle_dir / "golden" / "noise.bin", dtype="<f4").reshape(trace["shape"])
+    python = Scheduler(bundle, create_backend("executorch", bundle)).run(trace["classes"], noise=noise)
+    assert python.image.shape == tuple(trace["image_shape"]) == (1, 3, 16, 16)
+    assert image.shape == (python.image.size,) and latent.shape == (python.latent.size,)
+    assert np.abs(image - python.image.ravel()).max() <= 1e-4
+    assert np.abs(latent - python.latent.ravel()).max() <= 1e-4
+    assert -1.0 <= image.min() and image.max() <= 1.0
+
+
+def test_latent_report_has_decode_time(latent_tiny_bundle, latent_run):
+    from lazydit.benchmarks.latency_workers import native_measurement
+
+    _, r, _, _ = latent_run
+    assert r["bundle"]["decoder"] == "decode"
+    assert r["load_ms"]["decoder"] > 0
+    assert r["load_ms"]["total"] == pytest.approx(
+        r["load_ms"]["program"] + r["load_ms"]["methods_total"] + r["load_ms"]["decoder"]
+    )
+    assert "decoder loaded" == [s["stage"] for s in r["memory"]["stages"]][-2]
+    for run in r["runs"]:
+        assert run["decode_ms"] > 0
+        # The total is the image's time: every step and the decoder.
+        assert run["total_ms"] >= sum(s["ms"] for s in run["steps"]) + run["decode_ms"]
+    decodes = sorted(run["decode_ms"] for run in r["runs"])
+    assert r["decode_ms"]["count"] == 3 and r["decode_ms"]["median"] == pytest.approx(decodes[1])
+    assert r["golden"] == {"checked": True, "ok": True, "problems": []}
+    # What `lazydit bench latency` keeps of a runner report carries the decode time.
+    assert native_measurement(r)["decode_ms"] == r["runs"][-1]["decode_ms"]
+
+
+def test_bench_native_worker_reports_decode_time(runner, latent_tiny_bundle):
+    from lazydit.benchmarks.latency_workers import NativeWorker
+
+    bundle, _ = latent_tiny_bundle
+    m = NativeWorker(runner, bundle, threads=1, warmup=0).run()
+    assert m["decode_ms"] > 0 and m["total_ms"] >= m["decode_ms"]
+
+
+def test_decoded_image_mismatch_exits_3(runner, latent_tiny_bundle, tmp_path):
+    bundle = _copy(latent_tiny_bundle[0], tmp_path)
+    trace_path = bundle / "golden" / "trace.json"
+    trace = json.loads(trace_path.read_text())
+    trace["image_checksums"]["sum"] += 10.0
+    trace_path.write_text(json.dumps(trace))
+    _relist(bundle, "golden/trace.json")
+    done = _run(runner, "--bundle", str(bundle), "--golden", "--warmup", "0", "--repeat", "1")
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"golden mismatch: run 0: decoder: image sum "
+        f"{trace['image_checksums']['sum'] - 10:.6g} vs "
+        f"{trace['image_checksums']['sum']:.6g}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "case", ["method-not-in-program", "no-executorch-decoder", "image-shape", "no-image-tensor", "trace-image-shape"]
+)
+def test_decoder_against_the_program_is_one_line(runner, latent_tiny_bundle, tmp_path, case):
+    """A latent bundle whose decoder the program cannot give as the manifest says: refused before any step runs,
+    one line, exit 2."""
+    bundle = _copy(latent_tiny_bundle[0], tmp_path)
+    manifest_path = bundle / "manifest.json"
+    m = json.loads(manifest_path.read_text())
+    args = ["--bundle", str(bundle), "--golden"]
+    if case == "method-not-in-program":
+        m["targets"]["executorch"]["decoder"] = "decode7"
+        expect = "model.pte: decoder has no executorch method decode7 in this program; re-export the bundle"
+    elif case == "no-executorch-decoder":
+        del m["targets"]["executorch"]["decoder"]
+        expect = "manifest.json: the bundle has a decoder but its executorch target has no decoder graph"
+    elif case == "image-shape":
+        m["tensors"]["image"]["shape"] = [1, 3, 32, 32]
+        # Noise and labels of its own, so that the trace (whose image_shape now disagrees) is not read.
+        args = ["--bundle", str(bundle), "--noise", str(bundle / "golden" / "noise.bin"), "--classes", "0"]
+        expect = (
+            "model.pte: decoder (method decode) output 0 is [1, 3, 16, 16] Float, the manifest says "
+            "[1, 3, 32, 32] float32"
+        )
+    elif case == "no-image-tensor":
+        del m["tensors"]["image"]
+        expect = "manifest.json: the bundle has a decoder but no tensors/image"
+    else:
+        trace_path = bundle / "golden" / "trace.json"
+        trace = json.loads(trace_path.read_text())
+        trace["image_shape"] = [1, 3, 8, 8]
+        trace_path.write_text(json.dumps(trace))
+        _relist(bundle, "golden/trace.json")
+        m = json.loads(manifest_path.read_text())
+        expect = "trace.json: trace's image_shape differs from the manifest's tensors/image"
+    manifest_path.write_text(json.dumps(m))
+    line = _refused(_run(runner, *args))
     assert expect in line, line

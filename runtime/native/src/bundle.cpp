@@ -159,22 +159,24 @@ bool is_hex64(const std::string& s) {
   return true;
 }
 
+TensorSpec read_spec(const Reader& r, const json& tensors, const std::string& key) {
+  const std::string where = "tensors/" + key;
+  const json& t = r.object(tensors, key, "tensors");
+  const json& shape = r.array(t, "shape", where);
+  if (shape.empty()) r.fail(where + "/shape", "[] should be non-empty");
+  TensorSpec spec;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (!shape[i].is_number_integer() || shape[i].get<int64_t>() < 1)
+      r.fail(where + "/shape/" + std::to_string(i), "expected an integer >= 1");
+    spec.shape.push_back(shape[i].get<int64_t>());
+  }
+  spec.dtype = parse_dtype(r, r.field(t, "dtype", where), where + "/dtype");
+  return spec;
+}
+
 void read_tensors(const Reader& r, const json& m, Bundle& b) {
   const json& tensors = r.object(m, "tensors", "");
-  for (const char* key : {"x", "t", "y", "coef", "x_next", "cache"}) {
-    const std::string where = std::string("tensors/") + key;
-    const json& t = r.object(tensors, key, "tensors");
-    const json& shape = r.array(t, "shape", where);
-    if (shape.empty()) r.fail(where + "/shape", "[] should be non-empty");
-    TensorSpec spec;
-    for (size_t i = 0; i < shape.size(); ++i) {
-      if (!shape[i].is_number_integer() || shape[i].get<int64_t>() < 1)
-        r.fail(where + "/shape/" + std::to_string(i), "expected an integer >= 1");
-      spec.shape.push_back(shape[i].get<int64_t>());
-    }
-    spec.dtype = parse_dtype(r, r.field(t, "dtype", where), where + "/dtype");
-    b.tensors[key] = spec;
-  }
+  for (const char* key : {"x", "t", "y", "coef", "x_next", "cache"}) b.tensors[key] = read_spec(r, tensors, key);
 }
 
 void check_consistency(const Reader& r, const json& m, Bundle& b) {
@@ -289,6 +291,36 @@ void read_methods(const Reader& r, const json& m, Bundle& b) {
                      "); re-export the bundle with --targets executorch");
     v.method = r.string(*it, "targets/executorch/methods/" + v.name);
   }
+}
+
+// A latent model's decoder (docs/bundle-format.md, "decoder"): the section's fixed inputs and outputs, a decoder
+// graph in every target (the words of runtime/bundle.py), the ExecuTorch method's name and tensors.image, which
+// must be an image batch of the latent's batch size in a floating dtype.
+void read_decoder(const Reader& r, const json& m, Bundle& b) {
+  auto it = m.find("decoder");
+  if (it == m.end()) return;
+  const json& dec = *it;
+  if (!dec.is_object()) r.fail("decoder", "expected an object");
+  r.string(r.field(dec, "name", "decoder"), "decoder/name");
+  if (r.strings(dec, "inputs", "decoder") != std::vector<std::string>{"latent"})
+    r.fail("decoder/inputs", "['latent'] was expected");
+  if (r.strings(dec, "outputs", "decoder") != std::vector<std::string>{"image"})
+    r.fail("decoder/outputs", "['image'] was expected");
+  if (dec.contains("latent_scale")) r.number(dec["latent_scale"], "decoder/latent_scale");
+  for (const auto& [target, t] : m.at("targets").items())
+    if (!t.is_object() || !t.contains("decoder"))
+      r.inconsistent("the bundle has a decoder but its " + target + " target has no decoder graph");
+  b.decoder_method = r.string(m.at("targets").at("executorch").at("decoder"), "targets/executorch/decoder");
+  if (b.decoder_method.empty()) r.fail("targets/executorch/decoder", "expected a method name");
+  const json& tensors = m.at("tensors");
+  if (!tensors.contains("image"))
+    r.inconsistent("the bundle has a decoder but no tensors/image (the decoded image's shape); re-export the bundle");
+  const TensorSpec image = read_spec(r, tensors, "image");
+  if (image.shape.size() != 4 || image.shape[0] != b.batch)
+    r.inconsistent("tensor image has shape " + shape_str(image.shape) + ", a decoder needs [" +
+                   std::to_string(b.batch) + ", channels, height, width]");
+  if (image.dtype == DType::Int32) r.inconsistent("tensor image must be float32 or float16");
+  b.tensors["image"] = image;
 }
 
 // Every path the manifest names, in the order a reader meets them, before any of them is opened: the files
@@ -444,6 +476,7 @@ Bundle load_bundle(const std::string& root, bool verify_checksums) {
   read_variants(r, m, b);
   read_steps(r, m, b);
   read_methods(r, m, b);
+  read_decoder(r, m, b);
   check_files(r, m, b, verify_checksums);
   return b;
 }

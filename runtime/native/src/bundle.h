@@ -46,14 +46,20 @@ struct Bundle {
   int batch = 1;
   int num_classes = 1;
   double guidance_scale = 1.0;
-  std::map<std::string, TensorSpec> tensors;  // x, t, y, coef, x_next, cache
+  std::map<std::string, TensorSpec> tensors;  // x, t, y, coef, x_next, cache; image with a decoder
   std::vector<std::string> slots;
   std::vector<Variant> variants;
   std::vector<Step> steps;
+  // A latent model's decoder: the ExecuTorch method (targets.executorch.decoder) that turns the last step's
+  // x_next into tensors.image. Empty for a pixel-space model, whose last latent is the image.
+  std::string decoder_method;
   std::string name;         // manifest "name", may be empty
   std::string fingerprint;  // model.fingerprint
 
   const TensorSpec& tensor(const std::string& key) const { return tensors.at(key); }
+  bool has_decoder() const { return !decoder_method.empty(); }
+  // What a run produces for the user: the decoded image with a decoder, else the final latent.
+  const TensorSpec& image() const { return tensor(has_decoder() ? "image" : "x_next"); }
   size_t slot_index(const std::string& slot) const;
 };
 

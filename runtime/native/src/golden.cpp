@@ -73,6 +73,14 @@ GoldenTrace read_golden(const Bundle& bundle) {
       step.latent = parse_checksums(s.at("latent"));
       g.steps.push_back(std::move(step));
     }
+    if (j.contains("image_checksums")) {
+      g.image = parse_checksums(j.at("image_checksums"));
+      const auto shape = j.at("image_shape").get<std::vector<int64_t>>();
+      if (!bundle.has_decoder())
+        throw InputError(g.path + ": trace records a decoded image but the manifest has no decoder; re-export the bundle");
+      if (shape != bundle.tensor("image").shape)
+        throw InputError(g.path + ": trace's image_shape differs from the manifest's tensors/image; re-export the bundle");
+    }
   } catch (const json::exception& e) {
     throw InputError(g.path + ": malformed golden trace (" + std::string(e.what()) + ")");
   }
@@ -81,8 +89,26 @@ GoldenTrace read_golden(const Bundle& bundle) {
   return g;
 }
 
+namespace {
+
+// `name` ("latent", "image") prefixes each difference, as runtime/golden.py words them.
+void compare_checksums(const std::string& at, const std::string& name, const Checksums& got, const Checksums& ref,
+                       double tol, std::vector<std::string>& problems) {
+  const std::pair<const char*, std::pair<double, double>> sums[] = {
+      {"sum", {got.sum, ref.sum}}, {"abs_sum", {got.abs_sum, ref.abs_sum}}, {"sum_sq", {got.sum_sq, ref.sum_sq}}};
+  for (const auto& [key, vals] : sums)
+    if (!close(vals.first, vals.second, tol))
+      problems.push_back(at + name + " " + key + " " + fmt(vals.first) + " vs " + fmt(vals.second));
+  for (size_t k = 0; k < std::min(got.first.size(), ref.first.size()); ++k)
+    if (!close(got.first[k], ref.first[k], tol))
+      problems.push_back(at + name + "[" + std::to_string(k) + "] " + fmt(got.first[k]) + " vs " + fmt(ref.first[k]));
+}
+
+}  // namespace
+
 std::vector<std::string> compare_to_golden(const GoldenTrace& trace, const Bundle& bundle,
-                                           const std::vector<Checksums>& latents) {
+                                           const std::vector<Checksums>& latents,
+                                           const std::optional<Checksums>& image) {
   std::vector<std::string> problems;
   if (latents.size() != trace.steps.size())
     return {std::to_string(latents.size()) + " steps run, trace has " + std::to_string(trace.steps.size())};
@@ -93,18 +119,9 @@ std::vector<std::string> compare_to_golden(const GoldenTrace& trace, const Bundl
     const std::string at = "step " + std::to_string(i) + ": ";
     if (v.name != ref.variant) problems.push_back(at + "variant " + v.name + ", trace says " + ref.variant);
     if (v.reads != ref.reads || v.writes != ref.writes) problems.push_back(at + "slots read/written differ from the trace");
-    const Checksums& got = latents[i];
-    const std::pair<const char*, std::pair<double, double>> sums[] = {
-        {"sum", {got.sum, ref.latent.sum}}, {"abs_sum", {got.abs_sum, ref.latent.abs_sum}},
-        {"sum_sq", {got.sum_sq, ref.latent.sum_sq}}};
-    for (const auto& [key, vals] : sums)
-      if (!close(vals.first, vals.second, tol))
-        problems.push_back(at + "latent " + key + " " + fmt(vals.first) + " vs " + fmt(vals.second));
-    for (size_t k = 0; k < std::min(got.first.size(), ref.latent.first.size()); ++k)
-      if (!close(got.first[k], ref.latent.first[k], tol))
-        problems.push_back(at + "latent[" + std::to_string(k) + "] " + fmt(got.first[k]) + " vs " +
-                           fmt(ref.latent.first[k]));
+    compare_checksums(at, "latent", latents[i], ref.latent, tol, problems);
   }
+  if (image && trace.image) compare_checksums("decoder: ", "image", *image, *trace.image, tol, problems);
   return problems;
 }
 

@@ -1,8 +1,9 @@
-// Golden trace (golden/trace.json): latent checksums after every step of a reference run, and the comparison
-// of a run against it. Same algorithm as lazydit/runtime/golden.py: float64 sums over the float32 values in
+// Golden trace (golden/trace.json): latent checksums after every step of a reference run (and of the decoded
+// image, for a bundle with a decoder), and the comparison of a run against it. Same algorithm as lazydit/runtime/golden.py: float64 sums over the float32 values in
 // C order, each checked within tolerance * max(1, |reference|).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct GoldenTrace {
   std::vector<int64_t> shape;
   double tolerance = 1e-3;
   std::vector<GoldenStep> steps;
+  std::optional<Checksums> image;  // image_checksums: the decoded image (traces of bundles with a decoder)
 };
 
 // Path of the bundle's trace; the file may not exist (bundles exported before golden traces existed).
@@ -38,8 +40,10 @@ std::string golden_trace_path(const Bundle& bundle);
 // Reads and checks the trace; throws InputError naming the file on any problem.
 GoldenTrace read_golden(const Bundle& bundle);
 
-// Differences between a run (the latent's checksums after each step) and the trace; empty when they match.
+// Differences between a run (the latent's checksums after each step, the decoded image's when the run decoded)
+// and the trace; empty when they match.
 std::vector<std::string> compare_to_golden(const GoldenTrace& trace, const Bundle& bundle,
-                                           const std::vector<Checksums>& latents);
+                                           const std::vector<Checksums>& latents,
+                                           const std::optional<Checksums>& image);
 
 }  // namespace lazydit

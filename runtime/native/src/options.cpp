@@ -30,7 +30,7 @@ std::vector<int> parse_classes(const std::string& text) {
 
 const char* usage_text() {
   return "usage: lazydit_runner --bundle DIR [--noise FILE] [--classes 0,1,...] [--warmup N] [--repeat N]\n"
-         "                      [--threads N] [--out-latent FILE] [--report FILE] [--golden]\n"
+         "                      [--threads N] [--out-latent FILE] [--out-image FILE] [--report FILE] [--golden]\n"
          "                      [--no-weight-cache] [--load-mode mmap|file] [--verbose]\n"
          "Runs a lazydit bundle's ExecuTorch graphs with the step scheduler and times them.\n"
          "  --bundle DIR        bundle folder (reads DIR/manifest.json; validated before anything runs)\n"
@@ -39,9 +39,12 @@ const char* usage_text() {
          "  --warmup N          untimed runs first (default 1)\n"
          "  --repeat N          timed runs (default 5)\n"
          "  --threads N         CPU threads for XNNPACK and the kernels (default: ExecuTorch's choice)\n"
-         "  --out-latent FILE   write the final latent as little-endian float32\n"
+         "  --out-latent FILE   write the final latent (before a latent model's decoder) as little-endian float32\n"
+         "  --out-image FILE    write the image as little-endian float32: decoded by the bundle's decoder if it\n"
+         "                      has one, else the final latent\n"
          "  --report FILE       write the JSON timing report\n"
-         "  --golden            check every step against DIR/golden/trace.json; exit 3 on a mismatch\n"
+         "  --golden            check every step (and the decoded image) against DIR/golden/trace.json;\n"
+         "                      exit 3 on a mismatch\n"
          "  --no-weight-cache   disable XNNPACK's shared weight cache (to measure what it saves)\n"
          "  --load-mode MODE    mmap (default) or file: how the .pte is read\n"
          "  --verbose           print ExecuTorch's log lines as they come (default: only its errors)\n"
@@ -64,6 +67,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--repeat") o.repeat = parse_int(a, value("--repeat"), 1);
     else if (a == "--threads") o.threads = parse_int(a, value("--threads"), 0);
     else if (a == "--out-latent") o.out_latent = value("--out-latent");
+    else if (a == "--out-image") o.out_image = value("--out-image");
     else if (a == "--report") o.report = value("--report");
     else if (a == "--golden") o.golden = true;
     else if (a == "--no-weight-cache") o.weight_cache = false;

@@ -15,6 +15,7 @@ struct Options {
   int repeat = 5;
   int threads = 0;  // 0: ExecuTorch's default
   std::string out_latent;
+  std::string out_image;  // the decoded image with a decoder, else the final latent (which is the image)
   std::string report;
   bool golden = false;
   bool weight_cache = true;

@@ -89,58 +89,69 @@ Program::Program(const Bundle& bundle, const ProgramOptions& options) : path_(bu
 }
 
 void Program::check_against(const Bundle& bundle) {
-  const auto names = module_->method_names();
-  if (!names.ok()) throw InputError(path_ + ": cannot list the program's methods (" + err(names.error()) + ")");
   for (const Variant& v : bundle.variants) {
-    const std::string where = path_ + ": variant " + v.name + " (method " + v.method + ") ";
-    if (!names->count(v.method))
-      throw InputError(path_ + ": variant " + v.name + " has no executorch method " + v.method +
-                       " in this program; re-export the bundle");
-    const auto meta = module_->method_meta(v.method);
-    if (!meta.ok()) throw InputError(where + "cannot be read (" + err(meta.error()) + "); re-export the bundle");
     std::vector<const TensorSpec*> inputs = {&bundle.tensor("x"), &bundle.tensor("t"), &bundle.tensor("y"),
                                              &bundle.tensor("coef")};
     for (size_t i = 0; i < v.reads.size(); ++i) inputs.push_back(&bundle.tensor("cache"));
     std::vector<const TensorSpec*> outputs = {&bundle.tensor("x_next")};
     for (size_t i = 0; i < v.writes.size(); ++i) outputs.push_back(&bundle.tensor("cache"));
-    if (meta->num_inputs() != inputs.size() || meta->num_outputs() != outputs.size())
-      throw InputError(where + "takes " + std::to_string(meta->num_inputs()) + " inputs and returns " +
-                       std::to_string(meta->num_outputs()) + " outputs, the manifest says " +
-                       std::to_string(inputs.size()) + " and " + std::to_string(outputs.size()) +
-                       "; re-export the bundle");
-    for (int io = 0; io < 2; ++io) {
-      const auto& specs = io == 0 ? inputs : outputs;
-      for (size_t i = 0; i < specs.size(); ++i) {
-        auto info = io == 0 ? meta->input_tensor_meta(i) : meta->output_tensor_meta(i);
-        const char* kind = io == 0 ? "input " : "output ";
-        if (!info.ok()) throw InputError(where + kind + std::to_string(i) + " is not a tensor; re-export the bundle");
-        const auto sizes = info->sizes();
-        const std::vector<int64_t> got(sizes.begin(), sizes.end());
-        if (got != specs[i]->shape || info->scalar_type() != scalar_type(specs[i]->dtype))
-          throw InputError(where + kind + std::to_string(i) + " is " + shape_str(got) + " " +
-                           executorch::runtime::toString(info->scalar_type()) + ", the manifest says " +
-                           shape_str(specs[i]->shape) + " " + dtype_name(specs[i]->dtype) + "; re-export the bundle");
-      }
+    check_method("variant " + v.name, v.method, inputs, outputs);
+  }
+  // The decoder takes the last step's x_next as it comes out of the graph (dtype included) and gives the image.
+  if (bundle.has_decoder())
+    check_method("decoder", bundle.decoder_method, {&bundle.tensor("x_next")}, {&bundle.tensor("image")});
+}
+
+void Program::check_method(const std::string& what, const std::string& method,
+                           const std::vector<const TensorSpec*>& inputs, const std::vector<const TensorSpec*>& outputs) {
+  const auto names = module_->method_names();
+  if (!names.ok()) throw InputError(path_ + ": cannot list the program's methods (" + err(names.error()) + ")");
+  const std::string where = path_ + ": " + what + " (method " + method + ") ";
+  if (!names->count(method))
+    throw InputError(path_ + ": " + what + " has no executorch method " + method +
+                     " in this program; re-export the bundle");
+  const auto meta = module_->method_meta(method);
+  if (!meta.ok()) throw InputError(where + "cannot be read (" + err(meta.error()) + "); re-export the bundle");
+  if (meta->num_inputs() != inputs.size() || meta->num_outputs() != outputs.size())
+    throw InputError(where + "takes " + std::to_string(meta->num_inputs()) + " inputs and returns " +
+                     std::to_string(meta->num_outputs()) + " outputs, the manifest says " +
+                     std::to_string(inputs.size()) + " and " + std::to_string(outputs.size()) +
+                     "; re-export the bundle");
+  for (int io = 0; io < 2; ++io) {
+    const auto& specs = io == 0 ? inputs : outputs;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      auto info = io == 0 ? meta->input_tensor_meta(i) : meta->output_tensor_meta(i);
+      const char* kind = io == 0 ? "input " : "output ";
+      if (!info.ok()) throw InputError(where + kind + std::to_string(i) + " is not a tensor; re-export the bundle");
+      const auto sizes = info->sizes();
+      const std::vector<int64_t> got(sizes.begin(), sizes.end());
+      if (got != specs[i]->shape || info->scalar_type() != scalar_type(specs[i]->dtype))
+        throw InputError(where + kind + std::to_string(i) + " is " + shape_str(got) + " " +
+                         executorch::runtime::toString(info->scalar_type()) + ", the manifest says " +
+                         shape_str(specs[i]->shape) + " " + dtype_name(specs[i]->dtype) + "; re-export the bundle");
     }
   }
 }
 
-double Program::load_method(const Variant& v) {
+double Program::load_method(const Variant& v) { return load("variant " + v.name, v.method); }
+
+double Program::load_decoder(const Bundle& bundle) { return load("decoder", bundle.decoder_method); }
+
+double Program::load(const std::string& what, const std::string& method) {
   // Loading a method parses its delegate blobs (XNNPACK's own flatbuffer, past what the program verifier
   // covers), so a garbled blob in a file with a matching checksum fails, or trips a check, here.
-  Phase phase(path_ + ": variant " + v.name + " (method " + v.method +
-                  "): ExecuTorch cannot load this method; re-export the bundle",
+  Phase phase(path_ + ": " + what + " (method " + method + "): ExecuTorch cannot load this method; re-export the bundle",
               kExitInput);
   const auto t0 = std::chrono::steady_clock::now();
-  const Error e = module_->load_method(v.method);
+  const Error e = module_->load_method(method);
   if (e == Error::Ok) return ms_since(t0);
-  const std::string what = path_ + ": variant " + v.name + " (method " + v.method + ") cannot be loaded (" + err(e) + ")";
+  const std::string msg = path_ + ": " + what + " (method " + method + ") cannot be loaded (" + err(e) + ")";
   // A missing operator (a build with fewer kernels than the exporter's) or a delegate out of memory is this
   // build's or this machine's problem. Everything else seen from a file with a matching checksum is the file's:
   // the method's planned memory is allocated from sizes the file states, so MemoryAllocationFailed there means
   // offsets past those sizes, and NotImplemented is a value type the file garbled.
-  if (e == Error::OperatorMissing || e == Error::DelegateMemoryAllocationFailed) throw RuntimeFailure(what);
-  throw InputError(what + "; re-export the bundle");
+  if (e == Error::OperatorMissing || e == Error::DelegateMemoryAllocationFailed) throw RuntimeFailure(msg);
+  throw InputError(msg + "; re-export the bundle");
 }
 
 std::vector<EValue> Program::execute(const std::string& method, const std::vector<EValue>& inputs) {

@@ -132,7 +132,8 @@ static json make_report(const ReportData& d) {
   r["device"] = device_info(d.threads);
   r["bundle"] = {{"path", b.root}, {"name", b.name}, {"fingerprint", b.fingerprint}, {"program", b.program_file},
                  {"steps", b.steps.size()}, {"variants", b.variants.size()}, {"batch", b.batch},
-                 {"dtype", dtype_name(b.tensor("x").dtype)}};
+                 {"dtype", dtype_name(b.tensor("x").dtype)},
+                 {"decoder", b.has_decoder() ? json(b.decoder_method) : json(nullptr)}};
   r["options"] = {{"warmup", d.options->warmup}, {"repeat", d.options->repeat}, {"threads", d.options->threads},
                   {"weight_cache", d.options->weight_cache}, {"load_mode", d.options->mmap ? "mmap" : "file"},
                   {"classes", d.classes}, {"noise", d.noise_path}};
@@ -144,10 +145,12 @@ static json make_report(const ReportData& d) {
     methods_total += ms;
   }
   r["load_ms"] = {{"program", d.program_load_ms}, {"methods", methods}, {"methods_total", methods_total},
-                  {"total", d.program_load_ms + methods_total}};
+                  {"total", d.program_load_ms + methods_total + d.decoder_load_ms.value_or(0)}};
+  // Its own key rather than an entry of "methods", whose keys are variant names.
+  if (d.decoder_load_ms) r["load_ms"]["decoder"] = *d.decoder_load_ms;
 
   json runs = json::array();
-  std::vector<double> totals;
+  std::vector<double> totals, decodes;
   std::map<std::string, std::vector<double>> per_variant;
   for (const RunResult& run : d.runs) {
     json steps = json::array();
@@ -156,11 +159,18 @@ static json make_report(const ReportData& d) {
       steps.push_back({{"index", i}, {"variant", v}, {"ms", run.step_ms[i]}});
       per_variant[v].push_back(run.step_ms[i]);
     }
-    runs.push_back({{"total_ms", run.total_ms}, {"steps", steps}});
+    json entry = {{"total_ms", run.total_ms}, {"steps", steps}};
+    // Only with a decoder, so that a pixel bundle's report is what it was.
+    if (b.has_decoder()) {
+      entry["decode_ms"] = run.decode_ms;
+      decodes.push_back(run.decode_ms);
+    }
+    runs.push_back(entry);
     totals.push_back(run.total_ms);
   }
   r["runs"] = runs;
   r["total_ms"] = stats(totals);
+  if (!decodes.empty()) r["decode_ms"] = stats(decodes);
   json pv = json::object();
   for (const auto& [v, ms] : per_variant) pv[v] = {{"median", median(ms)}, {"count", ms.size()}};
   r["per_variant_step_ms"] = pv;
@@ -178,11 +188,17 @@ Summary summarize(const ReportData& d) {
   Summary s;
   s.program_load_ms = d.program_load_ms;
   for (const auto& m : d.method_load_ms) s.methods_load_ms += m.second;
+  s.methods_load_ms += d.decoder_load_ms.value_or(0);
   std::vector<double> totals;
   for (const auto& run : d.runs) totals.push_back(run.total_ms);
   if (!totals.empty()) {
     s.total_median_ms = median(totals);
     s.total_p90_ms = percentile(totals, 90);
+  }
+  if (d.bundle->has_decoder() && !d.runs.empty()) {
+    std::vector<double> decodes;
+    for (const auto& run : d.runs) decodes.push_back(run.decode_ms);
+    s.decode_median_ms = median(decodes);
   }
   const Bundle& b = *d.bundle;
   for (const Variant& v : b.variants) {

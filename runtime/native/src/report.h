@@ -1,6 +1,7 @@
 // The JSON timing report and what goes into it: statistics, memory samples, runner and device description.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@ struct ReportData {
   int threads = 0;
   double program_load_ms = 0;
   std::vector<std::pair<std::string, double>> method_load_ms;  // variant -> ms, in load order
+  std::optional<double> decoder_load_ms;                       // with a decoder
   std::vector<RunResult> runs;                                 // timed runs only
   std::vector<MemorySample> memory;
   bool golden_checked = false;
@@ -41,6 +43,7 @@ struct ReportData {
 struct Summary {
   double program_load_ms = 0, methods_load_ms = 0;
   double total_median_ms = 0, total_p90_ms = 0;
+  std::optional<double> decode_median_ms;  // with a decoder
   std::vector<std::pair<std::string, double>> variant_median_step_ms;  // in order of first use
   long peak_rss_kb = 0;
 };

@@ -71,14 +71,21 @@ Scheduler::Scheduler(const Bundle& bundle, Program& program) : bundle_(bundle), 
     t_.push_back(std::move(t));
     coef_.push_back(std::move(coef));
   }
+  if (bundle.has_decoder()) {
+    image_ = make_buffer(bundle.tensor("image"));
+    image_scratch_.resize(bundle.tensor("image").numel());
+    // The last step (index N-1) writes x_[N % 2]; the decoder reads it in place.
+    decode_inputs_ = {EValue(*x_[bundle.steps.size() % 2].tensor)};
+  }
 }
 
 void Scheduler::copy_output(const EValue& out, Buffer& dst, const char* what, size_t step) const {
+  const auto where = [&] { return step == kDecoder ? std::string("decoder") : "step " + std::to_string(step); };
   if (!out.isTensor())
-    throw RuntimeFailure(bundle_.program_path + ": step " + std::to_string(step) + " returned a non-tensor " + what);
+    throw RuntimeFailure(bundle_.program_path + ": " + where() + " returned a non-tensor " + what);
   const auto& t = out.toTensor();
   if (t.nbytes() != dst.nbytes || t.scalar_type() != dst.tensor->scalar_type())
-    throw RuntimeFailure(bundle_.program_path + ": step " + std::to_string(step) + " returned " + what + " of " +
+    throw RuntimeFailure(bundle_.program_path + ": " + where() + " returned " + what + " of " +
                          std::to_string(t.nbytes()) + " bytes, expected " + std::to_string(dst.nbytes));
   std::memcpy(dst.data, t.const_data_ptr(), dst.nbytes);
 }
@@ -110,9 +117,33 @@ RunResult Scheduler::run(const std::vector<float>& noise, const std::vector<int3
       bookkeeping_ms += ms_between(t1, Clock::now());
     }
   }
+  if (bundle_.has_decoder()) {
+    const auto t0 = Clock::now();
+    const auto outs = program_.execute(bundle_.decoder_method, decode_inputs_);
+    if (outs.size() != 1)
+      throw RuntimeFailure(bundle_.program_path + ": decoder method " + bundle_.decoder_method + " returned " +
+                           std::to_string(outs.size()) + " outputs, expected 1");
+    copy_output(outs[0], image_, "image", kDecoder);
+    const auto t1 = Clock::now();
+    r.decode_ms = ms_between(t0, t1);
+    if (record_latents) {
+      load_floats(bundle_.tensor("image").dtype, image_.data, image_scratch_.size(), image_scratch_.data());
+      r.image = checksums(image_scratch_.data(), image_scratch_.size());
+      bookkeeping_ms += ms_between(t1, Clock::now());
+    }
+  }
+  // As the Python scheduler's total: the steps and the decoder, so runs of pixel and latent bundles both time
+  // what it takes to produce the image.
   r.total_ms = ms_between(start, Clock::now()) - bookkeeping_ms;
   final_ = bundle_.steps.size() % 2;
   return r;
+}
+
+std::vector<float> Scheduler::image() const {
+  if (!bundle_.has_decoder()) return latent();
+  std::vector<float> out(image_scratch_.size());
+  load_floats(bundle_.tensor("image").dtype, image_.data, out.size(), out.data());
+  return out;
 }
 
 std::vector<float> Scheduler::latent() const {
