@@ -159,9 +159,7 @@ def test_recorded_steps_chain_bitwise_as_the_replay_runner_asserts(tiny):
 
 
 def test_make_fixtures_script_copies_and_refuses_bundles_without_golden(tmp_path):
-    spec = importlib.util.spec_from_file_location("make_fixtures", IOS / "Scripts" / "make_fixtures.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script()
     script.copy_complete(TINY_COREML, tmp_path / "copy")
     assert (
         load_bundle(tmp_path / "copy").manifest["model"]["fingerprint"]
@@ -170,6 +168,43 @@ def test_make_fixtures_script_copies_and_refuses_bundles_without_golden(tmp_path
     with pytest.raises(UserError, match=r"golden/trace.json: missing; export the bundle with a target that runs here"):
         script.record_steps(TINY_COREML, tmp_path / "steps", None)
     assert script.main([str(TINY_COREML), "--name", "x", "--fixtures", str(tmp_path / "f")]) == 2
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_fixtures", IOS / "Scripts" / "make_fixtures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_make_fixtures_records_the_decode_call_of_a_latent_bundle(latent_tiny_bundle, tmp_path):
+    """What LatentGoldenReplayTests replays: the decode call reads the last step's latent and returns the golden
+    image; a run whose image disagrees with the trace's image checksums or image.bin is refused."""
+    bundle, _ = latent_tiny_bundle
+    script = _script()
+    out = tmp_path / "latent"
+    index = script.record_steps(bundle, out, "executorch")
+    manifest, trace = _json(out / "manifest.json"), _json(out / "golden" / "trace.json")
+    decode = index["decode"]
+    assert decode["graph"] == manifest["decoder"]["name"] == manifest["targets"]["executorch"]["decoder"]
+    assert [t["name"] for t in decode["inputs"]] == ["latent"] and [t["name"] for t in decode["outputs"]] == ["image"]
+    steps_dir = out / "steps"
+    last = _tensor(steps_dir, index["steps"][-1]["outputs"][0])
+    latent, image = _tensor(steps_dir, decode["inputs"][0]), _tensor(steps_dir, decode["outputs"][0])
+    assert latent.tobytes() == last.tobytes()
+    assert latent.tobytes() == (out / "golden" / "final.bin").read_bytes()
+    assert list(image.shape) == trace["image_shape"] == manifest["tensors"]["image"]["shape"]
+    assert image.astype("<f4").tobytes() == (out / "golden" / "image.bin").read_bytes()
+    got, ref = checksums(image), trace["image_checksums"]
+    assert all(abs(got[k] - ref[k]) <= trace["tolerance"] * max(1.0, abs(ref[k])) for k in ("sum", "abs_sum", "sum_sq"))
+
+    # The golden files are covered by the manifest's checksums, so the refusal is checked on the run's side.
+    assert script._image_problems(trace, image, out / "golden") == []
+    damaged = image.copy()
+    damaged.flat[0] += 0.5
+    problems = script._image_problems(trace, damaged, out / "golden")
+    assert any(p.startswith("image sum") for p in problems) and problems[-1].startswith("image differs from image.bin")
+    assert script._image_problems(trace, image[..., :8], out / "golden")[0].startswith("image shape")
 
 
 # --- Core ML tensor types ------------------------------------------------------------------------------------
