@@ -27,7 +27,7 @@ from lazydit import cli
 from lazydit.export.checkpoint import save_safetensors
 from lazydit.export.model import DiT, DiTConfig, config_from_name, randomize_weights
 
-from helpers import TINY_STEPS
+from helpers import TINY_STEPS, lazydit
 
 
 def randomize_(model: DiT, seed: int = 0) -> DiT:
@@ -107,8 +107,6 @@ def tiny_executorch_bundle(tmp_path_factory):
     ``--no-verify`` skips the exporter's own parity check (tested elsewhere); the tests using this bundle
     compare against the Python scheduler and the golden trace themselves.
     """
-    import subprocess
-    import sys
 
     import torch
 
@@ -125,28 +123,20 @@ def tiny_executorch_bundle(tmp_path_factory):
         dit, str(ckpt), dtype=torch.float32, sampling={"cfg_scale": 1.5, "clip_denoised": True, "num_steps": 10}
     )
     out = work / "bundle"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lazydit.cli",
-            "export",
-            "--checkpoint",
-            str(ckpt),
-            "--schedule",
-            "interval:2",
-            "--steps",
-            "10",
-            "--targets",
-            "executorch",
-            "--out",
-            str(out),
-            "--force",
-            "--no-verify",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TQDM_DISABLE": "1"},
+    done = lazydit(
+        "export",
+        "--checkpoint",
+        str(ckpt),
+        "--schedule",
+        "interval:2",
+        "--steps",
+        "10",
+        "--targets",
+        "executorch",
+        "--out",
+        str(out),
+        "--force",
+        "--no-verify",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "golden" / "trace.json").is_file(), "export wrote no golden trace"
@@ -232,24 +222,7 @@ def embedded_executorch_bundle(tmp_path_factory) -> Path:
     """The embedded model's 20-step bundle with the committed calibrated schedule (what `make demo` ships),
     ExecuTorch only, with its golden trace: the trace the native, Android and Python tests share."""
     out = tmp_path_factory.mktemp("embedded") / "bundle"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lazydit.cli",
-            "export",
-            "--schedule",
-            "embedded",
-            "--targets",
-            "executorch",
-            "--no-verify",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TQDM_DISABLE": "1"},
-    )
+    done = lazydit("export", "--schedule", "embedded", "--targets", "executorch", "--no-verify", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -374,8 +347,6 @@ def latent_tiny_bundle(tmp_path_factory):
     """A latent DiT (DiT-Tiny/2 on 8x8x4 latents, 4 classes, learn_sigma) with a tiny random AutoencoderKL as
     its decoder (16x16x3 images): interval:2, 10 steps, ExecuTorch, ONNX and eager weights, with its golden
     trace, which records the decoded image too. Returns (bundle, work folder holding dit.safetensors and vae/)."""
-    import subprocess
-    import sys
 
     from diffusers import AutoencoderKL
 
@@ -397,27 +368,20 @@ def latent_tiny_bundle(tmp_path_factory):
     randomize_weights(dit, 0.05)
     save_safetensors(dit, work / "dit.safetensors", dtype=torch.float32)
     out = work / "bundle"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lazydit.cli",
-            "export",
-            "--checkpoint",
-            str(work / "dit.safetensors"),
-            "--vae",
-            str(work / "vae"),
-            "--schedule",
-            "interval:2",
-            "--steps",
-            "10",
-            "--targets",
-            "executorch,onnx,torch",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    done = lazydit(
+        "export",
+        "--checkpoint",
+        str(work / "dit.safetensors"),
+        "--vae",
+        str(work / "vae"),
+        "--schedule",
+        "interval:2",
+        "--steps",
+        "10",
+        "--targets",
+        "executorch,onnx,torch",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return out, work

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from lazydit import cli
@@ -41,3 +44,16 @@ def file_tree(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def lazydit(*args, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real ``lazydit`` command in a subprocess, as a user runs it (progress bars off)."""
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "lazydit.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )

@@ -4,8 +4,6 @@ behind, and images with latency from a bundle.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 import pytest
@@ -16,7 +14,7 @@ from lazydit.export.diffusion import ddim_timesteps
 from lazydit.export.gates import GatesMeta, LazyGates, save_gates
 from lazydit.export.schedule import interval_schedule
 
-from helpers import TINY_STEPS, file_tree, one_error_line, run_export
+from helpers import TINY_STEPS, file_tree, lazydit, one_error_line, run_export
 
 
 def test_existing_output_is_refused_without_force(tmp_path, tiny_ckpt, capsys):
@@ -195,28 +193,19 @@ def test_gates_for_another_model_are_refused(tmp_path, tiny_ckpt, capsys, mismat
 
 def test_sample_with_onnxruntime_writes_a_png_and_prints_latency(interval_bundle, tmp_path):
     out = tmp_path / "grid.png"
-    env = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lazydit.cli",
-            "sample",
-            "--bundle",
-            str(interval_bundle),
-            "--backend",
-            "onnxruntime",
-            "--n",
-            "3",
-            "--classes",
-            "0,3",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    proc = lazydit(
+        "sample",
+        "--bundle",
+        str(interval_bundle),
+        "--backend",
+        "onnxruntime",
+        "--n",
+        "3",
+        "--classes",
+        "0,3",
+        "--out",
+        str(out),
         timeout=120,
-        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

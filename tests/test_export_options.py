@@ -2,8 +2,6 @@
 and run by the scheduler."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,6 +9,8 @@ import torch
 
 from lazydit.export.checkpoint import save_safetensors
 from lazydit.export.model import DiT, config_from_name, randomize_weights
+
+from helpers import lazydit
 
 
 @pytest.fixture(scope="module")
@@ -29,24 +29,8 @@ def tiny_ckpt(tmp_path_factory):
 
 
 def _export(ckpt, out, *extra):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lazydit.cli",
-            "export",
-            "--checkpoint",
-            str(ckpt),
-            "--schedule",
-            "interval:2",
-            "--steps",
-            "10",
-            "--out",
-            str(out),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
+    done = lazydit(
+        "export", "--checkpoint", str(ckpt), "--schedule", "interval:2", "--steps", "10", "--out", str(out), *extra
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out / "verification.json"

@@ -2,14 +2,14 @@
 returns decoded images; a pixel model refuses --vae."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from lazydit.export.checkpoint import save_safetensors
 from lazydit.export.model import DiT, config_from_name
+
+from helpers import lazydit
 
 
 @pytest.fixture(scope="module")
@@ -51,27 +51,20 @@ def test_vae_on_a_pixel_model_is_a_one_line_error(latent_bundle, tmp_path):
     _, work = latent_bundle
     pixel = DiT(config_from_name("DiT-Tiny/4", input_size=16, in_channels=1, num_classes=4, learn_sigma=False))
     save_safetensors(pixel, tmp_path / "pixel.safetensors")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lazydit.cli",
-            "export",
-            "--checkpoint",
-            str(tmp_path / "pixel.safetensors"),
-            "--vae",
-            str(work / "vae"),
-            "--schedule",
-            "ddim",
-            "--steps",
-            "10",
-            "--targets",
-            "torch",
-            "--out",
-            str(tmp_path / "b"),
-        ],
-        capture_output=True,
-        text=True,
+    done = lazydit(
+        "export",
+        "--checkpoint",
+        str(tmp_path / "pixel.safetensors"),
+        "--vae",
+        str(work / "vae"),
+        "--schedule",
+        "ddim",
+        "--steps",
+        "10",
+        "--targets",
+        "torch",
+        "--out",
+        str(tmp_path / "b"),
     )
     assert done.returncode == 2
     lines = [ln for ln in done.stderr.splitlines() if ln.startswith("lazydit:")]
