@@ -139,11 +139,13 @@ def record_run(bundle_dir: Path, out: Path) -> Path:
     """Every step's inputs and outputs of one Python-scheduler run (ExecuTorch backend), as .bin files.
 
     The run uses the golden trace's noise and classes; ``recording.json`` lists, per step, the variant
-    and each input/output's name, dtype, shape and file (little-endian, C order).
+    and each input/output's name, dtype, shape and file (little-endian, C order); for a bundle with a
+    decoder, ``decoder`` records the decode call after the last step the same way (input ``latent``,
+    output ``image``).
     """
     from lazydit.runtime.backends import create_backend
     from lazydit.runtime.bundle import load_bundle
-    from lazydit.runtime.golden import compare_to_golden
+    from lazydit.runtime.golden import checksums, compare_to_golden
     from lazydit.runtime.scheduler import Scheduler
 
     bundle = load_bundle(bundle_dir)
@@ -151,12 +153,13 @@ def record_run(bundle_dir: Path, out: Path) -> Path:
     noise = np.fromfile(bundle_dir / "golden" / trace["noise"], dtype="<f4").reshape(trace["shape"])
     steps: list[dict] = []
     latents: list[np.ndarray] = []
+    decoder: dict = {}
 
-    def save(arrays, names, kind):
+    def save(arrays, names, kind, prefix=None):
         entries = []
         for name, a in zip(names, arrays):
             a = np.array(a, copy=True)  # the backend may reuse its output memory on the next call
-            file = f"step{len(steps):03d}_{kind}_{name}.bin"
+            file = f"{prefix or f'step{len(steps):03d}'}_{kind}_{name}.bin"
             a.astype(a.dtype.newbyteorder("<")).tofile(out / file)
             entries.append({"name": name, "file": file, "dtype": str(a.dtype), "shape": list(a.shape)})
         return entries
@@ -180,12 +183,28 @@ def record_run(bundle_dir: Path, out: Path) -> Path:
             )
             return outs
 
+        def run_decoder(self, latent):
+            assert not decoder, "the scheduler decoded twice in one run"
+            recorded_inputs = save([latent], ["latent"], "in", prefix="decoder")
+            image = self.inner.run_decoder(latent)
+            decoder.update(
+                name=bundle.manifest["decoder"]["name"],
+                inputs=recorded_inputs,
+                outputs=save([image], ["image"], "out", prefix="decoder"),
+            )
+            return image
+
     result = Scheduler(bundle, Recorder(create_backend("executorch", bundle))).run(trace["classes"], noise=noise)
     problems = compare_to_golden(trace, result.variants, latents)
     assert not problems, f"the Python scheduler no longer matches its own golden trace: {problems}"
-    (out / "recording.json").write_text(
-        json.dumps({"format": "lazydit-recording/1", "classes": trace["classes"], "steps": steps}, indent=1)
-    )
+    recording = {"format": "lazydit-recording/1", "classes": trace["classes"], "steps": steps}
+    if "decoder" in bundle.manifest:
+        assert decoder, "the Python scheduler did not run the bundle's decoder"
+        got, ref = checksums(result.image), trace["image_checksums"]
+        for key in ("sum", "abs_sum", "sum_sq"):
+            assert abs(got[key] - ref[key]) <= trace["tolerance"] * max(1.0, abs(ref[key])), (key, got, ref)
+        recording["decoder"] = decoder
+    (out / "recording.json").write_text(json.dumps(recording, indent=1))
     return out
 
 
@@ -205,7 +224,16 @@ def core_test_classes() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def junit_run(java_build, tiny_bundle, recording, contract_index, tmp_path_factory):
+def latent_recording(request, tmp_path_factory) -> tuple[Path, Path]:
+    """The latent bundle (tiny DiT on 8x8x4 latents with a tiny VAE decoder, see conftest) and a recorded
+    run of it, decode call included."""
+    _classpath()  # skip before the export when Java is missing
+    bundle, _ = request.getfixturevalue("latent_tiny_bundle")
+    return bundle, record_run(bundle, tmp_path_factory.mktemp("latent-recording"))
+
+
+@pytest.fixture(scope="module")
+def junit_run(java_build, tiny_bundle, recording, latent_recording, contract_index, tmp_path_factory):
     """Runs every JUnit test class of the core once; returns the process, its counts and its output folder."""
     classes_dir, jars = java_build
     out = tmp_path_factory.mktemp("junit-out")
@@ -213,6 +241,8 @@ def junit_run(java_build, tiny_bundle, recording, contract_index, tmp_path_facto
     props = {
         "lazydit.bundle": tiny_bundle,
         "lazydit.recording": recording,
+        "lazydit.latent.bundle": latent_recording[0],
+        "lazydit.latent.recording": latent_recording[1],
         "lazydit.out": out,
         "lazydit.contract": contract_index,
     }
@@ -221,9 +251,9 @@ def junit_run(java_build, tiny_bundle, recording, contract_index, tmp_path_facto
 
 
 def test_junit_core_against_real_bundle(junit_run):
-    """Manifest validation, step plan, replayed step loop, golden trace, report writer and the app's
-    phone-side policies (bundle paths, asset copy, loaded bundles, seed field, single run, failure
-    messages) all pass, and every one of their tests executed."""
+    """Manifest validation, step plan, replayed step loop (the latent bundle's decoder included), golden
+    trace, report writer and the app's phone-side policies (bundle paths, asset copy, loaded bundles, seed
+    field, single run, failure messages) all pass, and every one of their tests executed."""
     proc, counts, tests, _ = junit_run
     assert_all_ran(proc, counts, tests)
     assert counts["executed"] >= 50, counts
@@ -316,6 +346,28 @@ def test_report_summary_matches_numpy(junit_run):
     assert report["per_variant_step_ms"]["v1"]["p90"] == pytest.approx(np.percentile(v1, 90), rel=1e-12)
     per_step = np.median(np.array([[s["ms"] for s in r["steps"]] for r in report["runs"]]), axis=0)
     assert report["per_step_median_ms"] == pytest.approx(per_step.tolist(), rel=1e-12)
+
+
+def test_latent_report_carries_decode_time(junit_run):
+    """The app report of a latent bundle (LatentReplayTest, replayed runs with the decoder) has each run's
+    decode_ms and their statistics as numpy computes them, and `lazydit bench latency`'s reading of a device
+    report keeps the decode time."""
+    from lazydit.benchmarks.latency_workers import native_measurement
+
+    *_, out = junit_run
+    report = json.loads((out / "latency-latent.json").read_text())
+    assert report["bundle"]["decoder"] == "decode" and report["golden"]["ok"] is True
+    decodes = [r["decode_ms"] for r in report["runs"]]
+    assert len(decodes) == 3 and all(d > 0 for d in decodes)
+    for r in report["runs"]:
+        assert r["total_ms"] >= sum(s["ms"] for s in r["steps"]) + r["decode_ms"]
+    assert report["decode_ms"]["median"] == pytest.approx(np.median(decodes), rel=1e-12)
+    assert report["decode_ms"]["p90"] == pytest.approx(np.percentile(decodes, 90), rel=1e-12)
+    assert native_measurement(report)["decode_ms"] == decodes[-1]
+    # The tiny (pixel) bundle's report has no decoder keys.
+    pixel = json.loads((out / "latency.json").read_text())
+    assert pixel["bundle"]["decoder"] is None and "decode_ms" not in pixel
+    assert all("decode_ms" not in r for r in pixel["runs"])
 
 
 def _pinned(pattern: str, text: str, where: str) -> str:

@@ -18,8 +18,10 @@ dependencies {
 tasks.test {
     // The data-driven tests need an exported bundle and a recorded Python run; tests/test_android_core.py
     // makes both. Pass them with -Plazydit.bundle=DIR -Plazydit.recording=DIR, otherwise those tests skip;
-    // -Plazydit.contract=INDEX (the contract corpus's index.json) runs the shared bundle contract.
-    for (key in listOf("lazydit.bundle", "lazydit.recording", "lazydit.out", "lazydit.contract")) {
+    // -Plazydit.contract=INDEX (the contract corpus's index.json) runs the shared bundle contract;
+    // -Plazydit.latent.bundle=DIR -Plazydit.latent.recording=DIR the latent bundle's decoder replay.
+    for (key in listOf("lazydit.bundle", "lazydit.recording", "lazydit.out", "lazydit.contract",
+            "lazydit.latent.bundle", "lazydit.latent.recording")) {
         providers.gradleProperty(key).orNull?.let { systemProperty(key, it) }
     }
 }

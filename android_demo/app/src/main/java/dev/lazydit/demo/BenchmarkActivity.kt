@@ -137,7 +137,7 @@ class BenchmarkActivity : Activity() {
             args.outputProblem?.let { throw BundleException("$it; the report went to $DEFAULT_OUTPUT") }
             require(args.warmup >= 0 && args.repeat >= 1) { "need --ei warmup >= 0 and --ei repeat >= 1" }
             LoadedBundle.open(BundleStore(app).resolve(args.bundleDir), args.threads).use { loaded ->
-                report.bundle(loaded.bundle).loadMs(loaded.programLoadMs, loaded.methodLoadMs)
+                report.bundle(loaded.bundle).loadMs(loaded.programLoadMs, loaded.methodLoadMs, loaded.decoderLoadMs)
                 report.option("classes", loaded.scheduler.labels(args.classIndex))
                 if (args.golden) loaded.checkGolden()?.let(report::golden)
                 repeat(args.warmup) { loaded.generate(args.classIndex, args.seed.toLong()) }

@@ -12,7 +12,7 @@ import dev.lazydit.core.LoadedSet
 import dev.lazydit.core.SeedText
 import dev.lazydit.demo.runtime.BundleStore
 import dev.lazydit.demo.runtime.LoadedBundle
-import dev.lazydit.demo.runtime.latentToBitmaps
+import dev.lazydit.demo.runtime.imageToBitmaps
 import java.io.File
 import java.util.concurrent.Executors
 import kotlinx.coroutines.asCoroutineDispatcher
@@ -47,6 +47,8 @@ data class Generation(
     val totalMs: Double,
     val stepMs: List<Double>,
     val lazyFractions: List<Double>,
+    /** The decoder's time for a latent bundle with a decoder, else null. */
+    val decodeMs: Double? = null,
 )
 
 data class UiState(
@@ -180,10 +182,11 @@ class GenerateViewModel(application: Application) : AndroidViewModel(application
         }
         return Generation(
             bundle = info,
-            images = latentToBitmaps(run.image(), bundle.manifest),
+            images = imageToBitmaps(run.image(), bundle.manifest),
             totalMs = run.totalMs(),
             stepMs = run.stepMs().toList(),
             lazyFractions = bundle.plan.entries().map { it.lazyFraction() },
+            decodeMs = run.decodeMs().takeIf { run.decoded() },
         )
     }
 

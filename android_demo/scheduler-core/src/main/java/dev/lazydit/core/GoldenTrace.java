@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
@@ -13,7 +14,9 @@ import java.util.Locale;
 /**
  * A bundle's golden/trace.json (format {@code lazydit-golden/1}, written by runtime/golden.py): what a
  * correct scheduler does at every step. A port matches it when it runs the same variant at every
- * step and every latent checksum agrees within {@code tolerance} relative to max(1, |value|).
+ * step and every latent checksum agrees within {@code tolerance} relative to max(1, |value|). The trace
+ * of a bundle with a decoder also records the decoded image ({@code image}, {@code image_shape},
+ * {@code image_checksums}), checked the same way.
  */
 public final class GoldenTrace {
     public static final String FORMAT = "lazydit-golden/1";
@@ -64,9 +67,14 @@ public final class GoldenTrace {
     private final double tolerance;
     private final List<TraceStep> steps;
     private final Checksums finalChecksums;
+    /** The decoded image's file, shape and checksums; all null for a trace without one. */
+    private final String imageFile;
+    private final int[] imageShape;
+    private final Checksums imageChecksums;
 
     private GoldenTrace(File dir, long seed, int[] classes, int[] shape, String noiseFile, String finalFile,
-                        double tolerance, List<TraceStep> steps, Checksums finalChecksums) {
+                        double tolerance, List<TraceStep> steps, Checksums finalChecksums, String imageFile,
+                        int[] imageShape, Checksums imageChecksums) {
         this.dir = dir;
         this.seed = seed;
         this.classes = classes;
@@ -76,6 +84,9 @@ public final class GoldenTrace {
         this.tolerance = tolerance;
         this.steps = Collections.unmodifiableList(steps);
         this.finalChecksums = finalChecksums;
+        this.imageFile = imageFile;
+        this.imageShape = imageShape;
+        this.imageChecksums = imageChecksums;
     }
 
     /**
@@ -88,8 +99,18 @@ public final class GoldenTrace {
 
     /** Loads {@code golden/trace.json} of a bundle. */
     public static GoldenTrace load(Bundle bundle) {
-        bundle.file("golden/trace.json");
-        return load(bundle.file("golden"));
+        File path = bundle.file("golden/trace.json");
+        GoldenTrace trace = load(bundle.file("golden"));
+        Manifest m = bundle.manifest();
+        if (trace.hasImage() && !m.hasDecoder()) {
+            throw new BundleException(path + ": trace records a decoded image but the manifest has no decoder;"
+                    + " re-export the bundle");
+        }
+        if (trace.hasImage() && !Arrays.equals(trace.imageShape, m.tensor("image").shape())) {
+            throw new BundleException(path + ": trace's image_shape differs from the manifest's tensors/image;"
+                    + " re-export the bundle");
+        }
+        return trace;
     }
 
     /**
@@ -122,10 +143,19 @@ public final class GoldenTrace {
         String last = f.string(o, "", "final");
         Containment.resolve(dir, noise, path);
         Containment.resolve(dir, last, path);
+        String image = null;
+        int[] imageShape = null;
+        Checksums imageChecksums = null;
+        if (o.has("image_checksums")) {
+            image = f.string(o, "", "image");
+            Containment.resolve(dir, image, path);
+            imageShape = f.integers(o, "", "image_shape", 1);
+            imageChecksums = checksums(f, f.object(o, "", "image_checksums"), "image_checksums");
+        }
         return new GoldenTrace(dir, (long) f.number(o, "", "seed"), f.integers(o, "", "classes", 0),
                 f.integers(o, "", "shape", 1), noise, last,
                 f.number(o, "", "tolerance"), steps,
-                checksums(f, f.object(o, "", "final_checksums"), "final_checksums"));
+                checksums(f, f.object(o, "", "final_checksums"), "final_checksums"), image, imageShape, imageChecksums);
     }
 
     private static Checksums checksums(JsonFields f, JsonObject c, String where) {
@@ -153,6 +183,21 @@ public final class GoldenTrace {
         return finalChecksums;
     }
 
+    /** Whether the trace records a decoded image (traces of bundles with a decoder). */
+    public boolean hasImage() {
+        return imageChecksums != null;
+    }
+
+    /** The decoded image's checksums, or {@code null} when the trace has none. */
+    public Checksums imageChecksums() {
+        return imageChecksums;
+    }
+
+    /** The decoded image's shape, or {@code null} when the trace has none. */
+    public int[] imageShape() {
+        return imageShape == null ? null : imageShape.clone();
+    }
+
     public int numel() {
         int n = 1;
         for (int d : shape) {
@@ -169,6 +214,18 @@ public final class GoldenTrace {
     /** The run's final latent (golden/final.bin). */
     public float[] readFinal() throws IOException {
         return BinFiles.readFloat32(Containment.resolve(dir, finalFile, new File(dir, "trace.json")), numel());
+    }
+
+    /** The decoded image (golden/image.bin); the trace must have one ({@link #hasImage()}). */
+    public float[] readImage() throws IOException {
+        if (imageFile == null) {
+            throw new IllegalStateException(new File(dir, "trace.json") + " records no decoded image");
+        }
+        int n = 1;
+        for (int d : imageShape) {
+            n *= d;
+        }
+        return BinFiles.readFloat32(Containment.resolve(dir, imageFile, new File(dir, "trace.json")), n);
     }
 
     /**
@@ -193,13 +250,31 @@ public final class GoldenTrace {
 
     /**
      * Runs {@code scheduler} once on this trace's noise and classes and returns every difference from
-     * the trace (per-step variants and latents, then the final latent); empty when the port matches.
+     * the trace (per-step variants and latents, the final latent, then the decoded image); empty when the
+     * port matches. A trace written before traces recorded the decoded image checks the steps only.
      */
     public List<String> check(Scheduler scheduler) throws IOException {
         List<Checksums> latents = new ArrayList<>();
         RunResult run = scheduler.run(classes, readNoise(), (i, variant, ms, latent) -> latents.add(Checksums.of(latent)));
         List<String> problems = compare(run.variants(), latents);
-        problems.addAll(compareFinal(Checksums.of(run.image())));
+        problems.addAll(compareFinal(Checksums.of(run.latent())));
+        if (run.decoded() && hasImage()) {
+            problems.addAll(compareImage(Checksums.of(run.image())));
+        } else if (hasImage()) {
+            problems.add("decoder: the trace records a decoded image, the run produced none");
+        }
+        return problems;
+    }
+
+    /** Differences between a decoded image's checksums and the trace's; empty when they match. */
+    public List<String> compareImage(Checksums got) {
+        List<String> problems = new ArrayList<>();
+        if (imageChecksums == null) {
+            problems.add("decoder: the trace records no decoded image");
+            return problems;
+        }
+        // The words of the native runner's golden check: "decoder: image sum 1.5 vs 1.2".
+        compareChecksums("decoder: image", got, imageChecksums, problems);
         return problems;
     }
 

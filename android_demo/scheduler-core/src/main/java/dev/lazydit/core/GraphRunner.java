@@ -3,8 +3,9 @@ package dev.lazydit.core;
 import java.util.List;
 
 /**
- * Runs one step graph of a bundle. The Android app implements it over ExecuTorch's {@code Module};
- * tests implement it by replaying outputs recorded from the Python scheduler.
+ * Runs one step graph of a bundle, and a latent bundle's decoder graph. The Android app implements it
+ * over ExecuTorch's {@code Module}; tests implement it by replaying outputs recorded from the Python
+ * scheduler.
  *
  * <p>The scheduler allocates its buffers once and passes the same {@link TensorBuffer} objects on
  * every step and run, so an implementation may wrap each buffer once (keyed by identity) and reuse it.
@@ -21,4 +22,13 @@ public interface GraphRunner {
      *     value to write its delta, and writes the new value into the same slot).
      */
     void run(String variant, List<TensorBuffer> inputs, List<TensorBuffer> outputs);
+
+    /**
+     * Runs the bundle's decoder graph (the manifest's {@code decoder}; the runner maps it to its target's
+     * {@code decoder} entry). Called once per run, after the last step, only for a bundle with a decoder.
+     *
+     * @param latent the last step's x_next (the scheduler's buffer named {@code x}), the graph's {@code latent}
+     * @param image where the decoded image goes ({@code tensors.image}, buffer named {@code image}); fill it completely
+     */
+    void decode(TensorBuffer latent, TensorBuffer image);
 }

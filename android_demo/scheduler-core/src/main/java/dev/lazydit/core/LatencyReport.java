@@ -22,6 +22,8 @@ import java.util.Map;
  * native runner's {@code lazydit-native-report/1} (runner, device, bundle, options, load_ms, runs with
  * per-step variant and time, total_ms statistics, per_variant_step_ms, memory, golden), so the host
  * reads both with one parser; it adds {@code step_ms}, {@code per_step_median_ms} and {@code error}.
+ * For a bundle with a decoder, as the runner's: {@code load_ms.decoder}, each run's {@code decode_ms}
+ * and {@code decode_ms} statistics (a run's {@code total_ms} includes its decode).
  * android_demo/README.md documents every field.
  */
 public final class LatencyReport {
@@ -34,6 +36,7 @@ public final class LatencyReport {
     private final Map<String, Double> methodLoadMs = new LinkedHashMap<>();
     private final List<RunResult> runs = new ArrayList<>();
     private Double programLoadMs;
+    private Double decoderLoadMs;
     private Long peakRssKb;
     private JsonObject golden;
     private String error;
@@ -65,6 +68,7 @@ public final class LatencyReport {
         bundle.addProperty("laziness", m.laziness());
         bundle.addProperty("lazy_steps", plan.lazySteps());
         bundle.addProperty("exporter_executorch", m.exporterExecutorch());
+        bundle.addProperty("decoder", m.hasDecoder() ? m.decoderName() : null);
         return this;
     }
 
@@ -82,9 +86,15 @@ public final class LatencyReport {
 
     /** Load times: the program, then each method by variant name, in load order. */
     public LatencyReport loadMs(double program, Map<String, Double> methods) {
+        return loadMs(program, methods, null);
+    }
+
+    /** Load times as above, and the decoder's method ({@code null} for a bundle without a decoder). */
+    public LatencyReport loadMs(double program, Map<String, Double> methods, Double decoder) {
         programLoadMs = program;
         methodLoadMs.clear();
         methodLoadMs.putAll(methods);
+        decoderLoadMs = decoder;
         return this;
     }
 
@@ -136,6 +146,10 @@ public final class LatencyReport {
             JsonObject ro = new JsonObject();
             ro.addProperty("total_ms", r.totalMs());
             ro.add("steps", steps);
+            // Only for runs that decoded, so a pixel bundle's report reads as it did.
+            if (r.decoded()) {
+                ro.addProperty("decode_ms", r.decodeMs());
+            }
             runArray.add(ro);
         }
         o.add("runs", runArray);
@@ -183,7 +197,11 @@ public final class LatencyReport {
         load.addProperty("program", programLoadMs);
         load.add("methods", methods);
         load.addProperty("methods_total", methodsTotal);
-        load.addProperty("total", programLoadMs + methodsTotal);
+        // Its own key, not an entry of methods, whose keys are variant names (as the native runner's report).
+        if (decoderLoadMs != null) {
+            load.addProperty("decoder", decoderLoadMs);
+        }
+        load.addProperty("total", programLoadMs + methodsTotal + (decoderLoadMs == null ? 0 : decoderLoadMs));
         return load;
     }
 
@@ -224,6 +242,15 @@ public final class LatencyReport {
             stepMedians.add(Stats.median(byStep[i]));
         }
         o.add("per_step_median_ms", stepMedians);
+        List<Double> decodes = new ArrayList<>();
+        for (RunResult run : runs) {
+            if (run.decoded()) {
+                decodes.add(run.decodeMs());
+            }
+        }
+        if (!decodes.isEmpty()) {
+            o.add("decode_ms", describe(unbox(decodes)));
+        }
     }
 
     private static JsonObject describe(double[] v) {

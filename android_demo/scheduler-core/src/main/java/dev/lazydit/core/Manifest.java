@@ -84,6 +84,11 @@ public final class Manifest {
     /** Whether the manifest declares a latent decoder, and which targets carry its graph. */
     final boolean hasDecoder;
     final Set<String> targetsWithDecoder;
+    /** The decoder section's {@code name} and {@code latent_scale} (NaN when absent); null name without one. */
+    final String decoderName;
+    final double latentScale;
+    /** The decoder's ExecuTorch method (targets.executorch.decoder), or {@code null}. */
+    final String executorchDecoder;
 
     Manifest(int schemaVersion, String name, ModelConfig config, String fingerprint, int imageChannels,
              int imageHeight, int imageWidth, double[] valueRange, int classCount, List<String> classNames,
@@ -91,7 +96,8 @@ public final class Manifest {
              Map<String, TensorSpec> tensors, List<String> slots, Map<String, Variant> variants, List<Step> steps,
              Map<String, List<String>> targetFiles, String executorchFile, Map<String, String> executorchMethods,
              Map<String, FileEntry> files, String exporterExecutorch, List<String> scheduleFiles,
-             Map<String, Set<String>> targetGraphs, boolean hasDecoder, Set<String> targetsWithDecoder) {
+             Map<String, Set<String>> targetGraphs, boolean hasDecoder, Set<String> targetsWithDecoder,
+             String decoderName, double latentScale, String executorchDecoder) {
         this.schemaVersion = schemaVersion;
         this.name = name;
         this.config = config;
@@ -121,6 +127,9 @@ public final class Manifest {
         this.targetGraphs = Collections.unmodifiableMap(new LinkedHashMap<>(targetGraphs));
         this.hasDecoder = hasDecoder;
         this.targetsWithDecoder = Collections.unmodifiableSet(new LinkedHashSet<>(targetsWithDecoder));
+        this.decoderName = decoderName;
+        this.latentScale = latentScale;
+        this.executorchDecoder = executorchDecoder;
     }
 
     /**
@@ -166,7 +175,10 @@ public final class Manifest {
         return imageWidth;
     }
 
-    /** The value range of the final latent, {@code [-1, 1]} for pixel-space models. */
+    /**
+     * The value range of the image a run produces ({@link RunResult#image()}): the decoded image of a
+     * latent model with a decoder, else the final latent; {@code [-1, 1]} for both kinds the exporter writes.
+     */
     public double[] valueRange() {
         return valueRange.clone();
     }
@@ -258,6 +270,29 @@ public final class Manifest {
 
     public Map<String, FileEntry> files() {
         return files;
+    }
+
+    /**
+     * Whether the bundle is a latent model with a decoder graph: the scheduler then decodes the last
+     * step's latent into {@code tensors.image}, of shape (batch, imageChannels, imageHeight, imageWidth).
+     */
+    public boolean hasDecoder() {
+        return hasDecoder;
+    }
+
+    /** The decoder's graph name (the manifest's {@code decoder.name}, e.g. {@code decode}), or {@code null}. */
+    public String decoderName() {
+        return decoderName;
+    }
+
+    /** The VAE latent scale the decoder graph divides by (informational; the graph applies it), or NaN. */
+    public double latentScale() {
+        return latentScale;
+    }
+
+    /** The decoder's ExecuTorch method name, or {@code null} without a decoder or an executorch target. */
+    public String executorchDecoder() {
+        return executorchDecoder;
     }
 
     /** The executorch version that exported the bundle, or {@code null} when not recorded. */

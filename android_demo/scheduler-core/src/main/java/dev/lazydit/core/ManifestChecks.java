@@ -52,6 +52,26 @@ final class ManifestChecks {
         }
     }
 
+    /**
+     * The decoder's output: tensors.image, the image section's (batch, channels, height, width), since the
+     * app draws the decoded image with the image section's size; floating point, as the steps' tensors.
+     */
+    private static void checkImage(Manifest m, File path) {
+        TensorSpec image = m.tensors.get("image");
+        if (image == null) {
+            throw new BundleException(path + ": the bundle has a decoder but no tensors/image (the decoded image's"
+                    + " shape); re-export the bundle");
+        }
+        int[] want = {m.batch, m.imageChannels, m.imageHeight, m.imageWidth};
+        if (!Arrays.equals(image.shape(), want)) {
+            throw new BundleException(path + ": tensor image has shape " + Arrays.toString(image.shape())
+                    + ", the image section needs " + Arrays.toString(want) + "; re-export the bundle");
+        }
+        if (image.dtype() == DType.INT32) {
+            throw new BundleException(path + ": tensor image must be floating point; re-export the bundle");
+        }
+    }
+
     private static void requireDType(Manifest m, File path, String name, DType want) {
         DType got = m.tensors.get(name).dtype();
         if (got != want) {
@@ -125,6 +145,7 @@ final class ManifestChecks {
                             + " target has no decoder graph");
                 }
             }
+            checkImage(m, path);
         }
     }
 }

@@ -126,10 +126,30 @@ final class ManifestParser {
         }
         String etFile = null;
         Map<String, String> etMethods = null;
+        String etDecoder = null;
         if (targets.has("executorch")) {
             JsonObject et = targets.getAsJsonObject("executorch");
             etFile = f.string(et, "targets/executorch", "file");
             etMethods = stringMap(f.object(et, "targets/executorch", "methods"), "targets/executorch/methods");
+            if (et.has("decoder")) {
+                etDecoder = f.string(et, "targets/executorch", "decoder");
+            }
+        }
+        String decoderName = null;
+        double latentScale = Double.NaN;
+        if (m.has("decoder")) {
+            // runtime/manifest.schema.json's decoder: a name, and the fixed input and output names.
+            JsonObject d = f.object(m, "", "decoder");
+            decoderName = f.string(d, "decoder", "name");
+            if (!f.strings(d, "decoder", "inputs").equals(Collections.singletonList("latent"))) {
+                throw f.error("decoder/inputs", "expected ['latent']");
+            }
+            if (!f.strings(d, "decoder", "outputs").equals(Collections.singletonList("image"))) {
+                throw f.error("decoder/outputs", "expected ['image']");
+            }
+            if (d.has("latent_scale")) {
+                latentScale = f.number(d, "decoder", "latent_scale");
+            }
         }
         JsonObject exporter = f.object(m, "", "exporter");
         return new Manifest(
@@ -145,7 +165,7 @@ final class ManifestParser {
                 tensors(f.object(m, "", "tensors")), slots(m), variants(m), steps(m),
                 targetFiles, etFile, etMethods, files(f.object(m, "", "files")),
                 f.optionalString(exporter, "executorch", null), scheduleFiles, targetGraphs,
-                m.has("decoder"), withDecoder);
+                m.has("decoder"), withDecoder, decoderName, latentScale, etDecoder);
     }
 
     /** Where each target keeps its graphs (mirrors runtime/bundle.py's {@code _target_files}). */

@@ -8,11 +8,13 @@ import java.util.List;
 /**
  * The step loop of runtime/scheduler.py: for each step, feed the step's graph the latent, timestep,
  * labels, coefficients and the cache slots it reads; keep the slots it writes. All math is in the
- * graphs; this class only moves tensors.
+ * graphs; this class only moves tensors. A latent bundle's decoder graph then turns the last step's
+ * latent into the image.
  *
  * <p>Every buffer is allocated once, in the constructor. The latent alternates between two buffers
  * (step i reads one and the graph writes the next latent into the other), so no step copies or
- * allocates a tensor, and each step's input and output lists are built once up front.
+ * allocates a tensor, and each step's input and output lists are built once up front. The decoder
+ * reads the latent buffer the last step wrote and writes an image buffer allocated once too.
  */
 public final class Scheduler {
     private final Manifest manifest;
@@ -25,6 +27,8 @@ public final class Scheduler {
     private final TensorBuffer coef;
     private final List<List<TensorBuffer>> inputs = new ArrayList<>();
     private final List<List<TensorBuffer>> outputs = new ArrayList<>();
+    /** The decoder's output, or {@code null} for a bundle without a decoder. */
+    private final TensorBuffer image;
 
     public Scheduler(Manifest manifest, GraphRunner runner) {
         this.manifest = manifest;
@@ -54,6 +58,7 @@ public final class Scheduler {
             inputs.add(Collections.unmodifiableList(in));
             outputs.add(Collections.unmodifiableList(out));
         }
+        image = manifest.hasDecoder() ? TensorBuffer.allocate("image", manifest.tensor("image")) : null;
     }
 
     public StepPlan plan() {
@@ -121,7 +126,17 @@ public final class Scheduler {
                 listener.onStep(i, variant, stepMs[i], outputs.get(i).get(0));
             }
         }
+        TensorBuffer last = latents[n % 2];
+        double decodeMs = 0;
+        if (image != null) {
+            long t0 = System.nanoTime();
+            runner.decode(last, image);
+            decodeMs = (System.nanoTime() - t0) / 1e6;
+        }
         double totalMs = (System.nanoTime() - start) / 1e6;
-        return new RunResult(latents[n % 2].toFloatArray(), stepMs, names, totalMs);
+        float[] latent = last.toFloatArray();
+        // Without a decoder the latent is the image; RunResult hands out copies, so one array serves both.
+        return new RunResult(image != null ? image.toFloatArray() : latent, latent, stepMs, names, totalMs, decodeMs,
+                image != null);
     }
 }

@@ -27,7 +27,9 @@ import java.util.Set;
  *
  * <p>It fails the test unless every call asks for the recorded variant with exactly the recorded
  * inputs, bit for bit, in the recorded order; then it writes the recorded outputs into the output
- * buffers. It also remembers which buffer objects it was handed, so tests can check reuse.
+ * buffers. A latent bundle's recording also holds the decoder call (recording.json's {@code decoder}),
+ * which must come after the last step, with the last step's latent. It also remembers which buffer
+ * objects it was handed, so tests can check reuse.
  */
 final class ReplayRunner implements GraphRunner {
     /** One recorded tensor: its manifest name and its little-endian bytes. */
@@ -56,7 +58,10 @@ final class ReplayRunner implements GraphRunner {
 
     private final List<Call> calls = new ArrayList<>();
     private final Map<String, Set<TensorBuffer>> buffersByName = new HashMap<>();
+    /** The recorded decoder call, or {@code null} for a bundle without a decoder. */
+    private final Call decoder;
     private int next;
+    private int decodes;
 
     ReplayRunner(File dir) {
         try {
@@ -69,6 +74,9 @@ final class ReplayRunner implements GraphRunner {
                 calls.add(new Call(s.get("variant").getAsString(), read(dir, s.getAsJsonArray("inputs")),
                         read(dir, s.getAsJsonArray("outputs"))));
             }
+            JsonObject d = rec.has("decoder") ? rec.getAsJsonObject("decoder") : null;
+            decoder = d == null ? null : new Call(d.get("name").getAsString(), read(dir, d.getAsJsonArray("inputs")),
+                    read(dir, d.getAsJsonArray("outputs")));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -93,9 +101,20 @@ final class ReplayRunner implements GraphRunner {
         return next;
     }
 
+    /** The recorded decoder call, or {@code null}. */
+    Call decoderCall() {
+        return decoder;
+    }
+
+    /** Decoder calls served since the last {@link #rewind()}. */
+    int decodes() {
+        return decodes;
+    }
+
     /** Starts the replay over, for a second run of the same scheduler. */
     void rewind() {
         next = 0;
+        decodes = 0;
     }
 
     /** Distinct buffer objects handed over under {@code name} (x, t, y, coef or a slot) so far. */
@@ -130,6 +149,22 @@ final class ReplayRunner implements GraphRunner {
             remember(dst);
         }
         next++;
+    }
+
+    @Override
+    public void decode(TensorBuffer latent, TensorBuffer image) {
+        assertTrue("a decoder call, but the recorded run had no decoder", decoder != null);
+        assertEquals("the decoder ran before the last step", calls.size(), next);
+        assertEquals("the decoder ran twice in one run", 0, decodes);
+        // The graph's input is named latent and its output image; the scheduler's buffers are x and image.
+        assertEquals("decoder: input latent comes from", "x", latent.name());
+        assertArrayEquals("decoder: input latent differs from the recorded run", decoder.inputs.get(0).bytes,
+                latent.toLittleEndianBytes());
+        assertEquals("decoder: output image goes to", "image", image.name());
+        image.readLittleEndian(decoder.outputs.get(0).bytes);
+        remember(latent);
+        remember(image);
+        decodes++;
     }
 
     private void remember(TensorBuffer b) {

@@ -4,6 +4,7 @@ import static org.hamcrest.CoreMatchers.containsString;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertThrows;
 
 import java.io.IOException;
@@ -53,6 +54,17 @@ public class ReplaySchedulerTest {
         for (int i = 0; i < fin.length; i++) {
             assertEquals("final latent[" + i + "]", fin[i], got[i], golden.tolerance() * Math.max(1, Math.abs(fin[i])));
         }
+    }
+
+    @Test
+    public void aPixelBundleDoesNotDecodeAndItsImageIsTheLatent() throws IOException {
+        assertFalse(bundle.manifest().hasDecoder());
+        assertFalse(golden.hasImage());
+        RunResult result = new Scheduler(bundle.manifest(), runner).run(golden.classes(), golden.readNoise(), null);
+        assertFalse(result.decoded());
+        assertEquals(0.0, result.decodeMs(), 0);
+        assertEquals(0, runner.decodes());
+        assertArrayEquals(result.latent(), result.image(), 0f);
     }
 
     @Test

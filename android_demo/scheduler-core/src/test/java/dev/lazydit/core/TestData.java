@@ -25,6 +25,9 @@ final class TestData {
     static final String OUT = "lazydit.out";
     /** The bundle contract corpus's index.json (tests/contract_cases.py builds it). */
     static final String CONTRACT = "lazydit.contract";
+    /** The latent bundle (a decoder graph, golden trace with the decoded image) and its recorded run. */
+    static final String LATENT_BUNDLE = "lazydit.latent.bundle";
+    static final String LATENT_RECORDING = "lazydit.latent.recording";
 
     private TestData() {
     }
@@ -35,6 +38,14 @@ final class TestData {
 
     static File recordingDir() {
         return dir(RECORDING);
+    }
+
+    static File latentBundleDir() {
+        return dir(LATENT_BUNDLE);
+    }
+
+    static File latentRecordingDir() {
+        return dir(LATENT_RECORDING);
     }
 
     static File contractIndex() {
@@ -55,7 +66,12 @@ final class TestData {
 
     /** A writable copy of the real bundle, to corrupt. */
     static File copyOfBundle(File parent) throws IOException {
-        Path src = bundleDir().toPath();
+        return copyOf(bundleDir(), parent);
+    }
+
+    /** A writable copy of the bundle {@code bundle}, as {@code parent/bundle}. */
+    static File copyOf(File bundle, File parent) throws IOException {
+        Path src = bundle.toPath();
         Path dst = new File(parent, "bundle").toPath();
         try (Stream<Path> paths = Files.walk(src)) {
             for (Path p : (Iterable<Path>) paths::iterator) {

@@ -12,7 +12,8 @@ import org.pytorch.executorch.Module
 import org.pytorch.executorch.Tensor
 
 /**
- * Runs a bundle's step graphs with ExecuTorch: one multi-method .pte, one method per variant.
+ * Runs a bundle's step graphs with ExecuTorch: one multi-method .pte, one method per variant, and a
+ * latent bundle's decoder method (`targets.executorch.decoder`) in the same program.
  *
  * Each scheduler buffer is wrapped once with `Tensor.fromBlob` over its direct buffer (no copy), so
  * the cache slots and the latent are never reallocated: a step's graph reads the very memory that
@@ -34,11 +35,21 @@ class ExecuTorchRunner(bundle: Bundle, numThreads: Int = 0) : GraphRunner, Close
 
     private val methods: Map<String, String> = bundle.manifest().executorchMethods()
 
+    /** The decoder's method, or null for a bundle without a decoder. */
+    private val decoderMethod: String? = bundle.manifest().executorchDecoder()
+
     /**
      * Loads (and delegates) every method now, so the first generation does not pay for it; returns
      * each method's load time by variant, in load order.
      */
     fun loadAllMethods(): Map<String, Double> = methods.mapValues { (_, method) ->
+        val start = SystemClock.elapsedRealtimeNanos()
+        module.loadMethod(method)
+        millisSince(start)
+    }
+
+    /** Loads the decoder's method now, as [loadAllMethods] does the variants'; its load time, or null without one. */
+    fun loadDecoder(): Double? = decoderMethod?.let { method ->
         val start = SystemClock.elapsedRealtimeNanos()
         module.loadMethod(method)
         millisSince(start)
@@ -54,6 +65,13 @@ class ExecuTorchRunner(bundle: Bundle, numThreads: Int = 0) : GraphRunner, Close
         for (i in outputs.indices) {
             copyInto(results[i].toTensor(), outputs[i])
         }
+    }
+
+    override fun decode(latent: TensorBuffer, image: TensorBuffer) {
+        val method = decoderMethod ?: error("the bundle maps no ExecuTorch method to its decoder")
+        val results = module.execute(method, evalue(latent))
+        check(results.size == 1) { "decoder method $method returned ${results.size} outputs; it has one, the image" }
+        copyInto(results[0].toTensor(), image)
     }
 
     private fun evalue(buffer: TensorBuffer): EValue = wrapped.getOrPut(buffer) {

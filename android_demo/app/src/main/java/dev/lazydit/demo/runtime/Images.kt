@@ -5,10 +5,12 @@ import android.graphics.Color
 import dev.lazydit.core.Manifest
 
 /**
- * The final latent (B, C, H, W), in the manifest's value range, as one bitmap per image: grey for one
- * channel, RGB for three. Bundles of latent-space models carry no decoder; their first channel is shown.
+ * A run's image (B, C, H, W) in the manifest's value range, as one bitmap per image: grey for one
+ * channel, RGB for three. For a latent bundle with a decoder this is the decoded image (`tensors.image`,
+ * which the core checks is the image section's size, RGB in [-1, 1]); a latent bundle exported without
+ * one shows its first three latent channels as RGB.
  */
-fun latentToBitmaps(latent: FloatArray, manifest: Manifest): List<Bitmap> {
+fun imageToBitmaps(image: FloatArray, manifest: Manifest): List<Bitmap> {
     val c = manifest.imageChannels()
     val h = manifest.imageHeight()
     val w = manifest.imageWidth()
@@ -19,9 +21,9 @@ fun latentToBitmaps(latent: FloatArray, manifest: Manifest): List<Bitmap> {
         val base = b * c * plane
         val pixels = IntArray(plane) { p ->
             if (c >= 3) {
-                Color.rgb(byte(latent[base + p]), byte(latent[base + plane + p]), byte(latent[base + 2 * plane + p]))
+                Color.rgb(byte(image[base + p]), byte(image[base + plane + p]), byte(image[base + 2 * plane + p]))
             } else {
-                byte(latent[base + p]).let { Color.rgb(it, it, it) }
+                byte(image[base + p]).let { Color.rgb(it, it, it) }
             }
         }
         Bitmap.createBitmap(pixels, w, h, Bitmap.Config.ARGB_8888)

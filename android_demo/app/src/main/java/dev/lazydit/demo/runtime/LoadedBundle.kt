@@ -19,6 +19,8 @@ class LoadedBundle private constructor(
     private val runner: ExecuTorchRunner,
     /** Load time of each method by variant, after validation and `Module.load`. */
     val methodLoadMs: Map<String, Double>,
+    /** Load time of the decoder's method, or null for a bundle without a decoder. */
+    val decoderLoadMs: Double?,
 ) : Closeable {
     /** How long `Module.load` took, after validation. */
     val programLoadMs: Double get() = runner.programLoadMs
@@ -26,7 +28,10 @@ class LoadedBundle private constructor(
     val scheduler = Scheduler(bundle.manifest(), runner)
     val plan: StepPlan get() = scheduler.plan()
 
-    /** One image batch of class [cls] from [seed]; [onStep] is called on this thread after every step. */
+    /**
+     * One image batch of class [cls] from [seed]; [onStep] is called on this thread after every step. A
+     * latent bundle's decoder runs after the last step: the result's image is then the decoded one.
+     */
     fun generate(cls: Int, seed: Long, onStep: StepListener? = null): RunResult =
         scheduler.run(scheduler.labels(cls), seed, onStep)
 
@@ -47,7 +52,7 @@ class LoadedBundle private constructor(
             val bundle = Bundle.open(dir)
             val runner = ExecuTorchRunner(bundle, numThreads)
             return try {
-                LoadedBundle(bundle, runner, runner.loadAllMethods())
+                LoadedBundle(bundle, runner, runner.loadAllMethods(), runner.loadDecoder())
             } catch (e: Throwable) {
                 runCatching { runner.close() }.exceptionOrNull()?.let(e::addSuppressed)
                 throw e

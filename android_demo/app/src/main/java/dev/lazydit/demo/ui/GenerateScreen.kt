@@ -151,8 +151,10 @@ private fun ResultCard(g: Generation, modifier: Modifier = Modifier) {
                 )
             }
             val median = if (g.stepMs.isEmpty()) 0.0 else Stats.median(g.stepMs.toDoubleArray())
+            // A latent bundle's total includes its decoder; show that time beside the steps'.
+            val decode = g.decodeMs?.let { String.format(Locale.ROOT, " · decode %.2f ms", it) }.orEmpty()
             Text(
-                String.format(Locale.ROOT, "total %.1f ms · step median %.2f ms", g.totalMs, median),
+                String.format(Locale.ROOT, "total %.1f ms · step median %.2f ms", g.totalMs, median) + decode,
                 style = MaterialTheme.typography.bodyMedium,
             )
             LazyStepStrip(g.lazyFractions, g.stepMs)
