@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stack-installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test lint setup clean
 
 $(STAMP): requirements/stack.txt requirements/data.txt setup.cfg scripts/setup_env.sh
 	@scripts/setup_env.sh
@@ -13,7 +13,12 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m lazydit.cli demo
 
-test: $(STAMP)
+# Lint and format check first (pyproject.toml [tool.ruff]): seconds, and a failure names the file and line.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 clean:
