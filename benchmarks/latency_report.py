@@ -75,6 +75,12 @@ def summarize(
                 "label": info[role]["label"],
                 "total_ms": _stats([r["total_ms"] for r in rs]),
                 "step_sum_ms": _stats(step_sum),
+                # Latent bundles only: the decoder after the last step (inside total_ms).
+                **(
+                    {"decode_ms": _stats([r["decode_ms"] for r in rs])}
+                    if rs and all("decode_ms" in r for r in rs)
+                    else {}
+                ),
                 "runs_ms": [r["total_ms"] for r in rs],
                 "per_variant_step_ms": {v: _stats(ms) for v, ms in per_variant.items()},
                 "peak_rss_mib": max(peaks) / 1024 if peaks else None,

@@ -58,6 +58,8 @@ def main(argv: list[str]) -> int:
                     "total_ms": r.total_ms,
                     "steps": [{"variant": v, "ms": ms} for v, ms in zip(r.variants, r.step_ms)],
                     "peak_rss_kb": _peak_rss_kb(),
+                    # A latent bundle's decoder runs after the last step; total_ms includes it.
+                    **({"decode_ms": r.decode_ms} if "decoder" in bundle.manifest else {}),
                 }
             ),
             flush=True,

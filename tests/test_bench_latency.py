@@ -157,3 +157,11 @@ def test_random_architecture_and_default_lazy_schedule():
     assert resolve_schedule("embedded", embedded)[0].skip == committed.skip
     with pytest.raises(UserError, match="schedule has 20 steps, --steps says 10"):
         resolve_schedule(str(embedded_schedule(20)), embedded, steps=10)
+
+
+def test_a_latent_bundle_reports_its_decode_time(latent_tiny_bundle):
+    """The Python worker times the decoder after the last step; the report gives its statistics per result."""
+    bundle, _ = latent_tiny_bundle
+    report = run_latency(bundles_from_paths([bundle] * 3), ["executorch"], repeat=2, warmup=0, threads=1)
+    for r in report["results"]:
+        assert r["decode_ms"]["median"] > 0 and r["decode_ms"]["median"] < r["total_ms"]["median"]
