@@ -168,6 +168,11 @@ def _validate_consistency(m: dict, mpath: Path) -> None:
                 if v["name"] not in have:
                     raise UserError(f"{mpath}: variant {v['name']} has no {target} {what}; re-export the bundle")
     cfg = m["model"]["config"]
+    if m["classes"]["count"] != cfg["num_classes"]:
+        raise UserError(
+            f"{mpath}: classes.count {m['classes']['count']} differs from the model's "
+            f"{cfg['num_classes']} classes; the bundle is damaged, re-export it"
+        )
     batch = m["batch"]
     guided = m["guidance_scale"] != 1.0
     want_x = [batch, cfg["in_channels"], cfg["input_size"], cfg["input_size"]]

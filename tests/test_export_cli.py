@@ -247,3 +247,14 @@ def test_sample_with_coreml_on_linux_is_one_line(interval_bundle, tmp_path, caps
     line = one_error_line(capsys.readouterr().err)
     assert "macOS" in line and "--backend executorch or onnxruntime" in line
     assert not out.exists()
+
+
+def test_an_export_that_cannot_fit_is_refused_before_anything_is_allocated():
+    from lazydit.errors import UserError
+    from lazydit.export.bundle import check_memory
+
+    # DiT-XL/2 (675M parameters) with a forecasting interval:2 schedule's four variants: 15.1 GiB at the least.
+    with pytest.raises(UserError, match=r"needs at least 15.1 GiB, only 8.0 GiB is available"):
+        check_memory(675_129_632, 4, ("executorch",), available=8 * 2**30)
+    check_memory(675_129_632, 4, ("executorch",), available=24 * 2**30)
+    check_memory(675_129_632, 4, ("onnx",), available=8 * 2**30)  # one traced copy only: 7.5 GiB

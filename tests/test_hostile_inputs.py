@@ -311,3 +311,30 @@ def test_an_interrupted_export_leaves_nothing(work, tmp_path, sig):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "lazydit: interrupted" in err and "Traceback" not in err, err[-2000:]
     assert _listing(tmp_path) == []
+
+
+def test_a_class_count_beyond_the_graphs_label_table(interval_bundle, tmp_path):
+    """More classes in the manifest (and its config) than the graph's label table holds."""
+    bundle = tmp_path / "b"
+    shutil.copytree(interval_bundle, bundle)
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["classes"]["count"] = m["model"]["config"]["num_classes"] = 9
+    m["classes"]["names"] = [str(i) for i in range(9)]
+    m["classes"]["null_class"] = 9
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    _refused(
+        _run(
+            "sample",
+            "--bundle",
+            bundle,
+            "--backend",
+            "onnxruntime",
+            "--n",
+            "1",
+            "--out",
+            tmp_path / "g.png",
+            cwd=tmp_path,
+        ),
+        "label table has 5 rows",
+        "need 10",
+    )

@@ -22,6 +22,21 @@ def _io(arg) -> tuple[tuple, str]:
     return tuple(arg.shape), _ORT_TYPES.get(arg.type, arg.type)
 
 
+def _check_label_table(model, bundle, path) -> None:
+    """The graph's class-label table must hold every class id the manifest allows, plus the null class that
+    guidance feeds: a larger count in the manifest would index past the table."""
+    count = bundle.manifest["classes"]["count"]
+    need = count + (1 if bundle.manifest["guidance_scale"] != 1.0 else 0)
+    for init in model.graph.initializer:
+        if init.name.endswith("y_embedder.embedding_table.weight") and init.dims:
+            rows = int(init.dims[0])
+            if rows < need:
+                raise UserError(
+                    f"{path}: the graph's label table has {rows} rows, but the manifest's {count} classes (and the "
+                    f"null class of guidance) need {need}; the manifest does not belong to this graph, re-export it"
+                )
+
+
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
@@ -53,6 +68,8 @@ class OnnxRuntimeBackend:
                 raise UserError(
                     f"{path}: not a readable ONNX graph ({type(e).__name__}); re-export the bundle"
                 ) from None
+            if variant in bundle.variants:
+                _check_label_table(model, bundle, path)
             opts = ort.SessionOptions()
             if threads:
                 opts.intra_op_num_threads = threads
