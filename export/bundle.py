@@ -110,6 +110,8 @@ def export_bundle(
 ) -> dict:
     """Export every target into ``out`` (atomically); returns the manifest. ``keep_scores`` (steps, depth, 2),
     the gates' mean keep scores of a calibrated schedule, are drawn into its heat map."""
+    if not opts.targets:
+        raise UserError(f"no targets to export; choose from {', '.join(TARGETS)}")
     for t in opts.targets:
         if t not in TARGETS:
             raise UserError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
@@ -229,6 +231,10 @@ def export_bundle(
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
+    except UserError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        # A check that ran on the unfinished bundle names it by the folder the user asked for, not the hidden one.
+        raise UserError(str(e).replace(str(tmp), str(out))) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
