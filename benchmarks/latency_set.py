@@ -54,11 +54,47 @@ def random_dit(name: str):
     return dit.requires_grad_(False)
 
 
+# Decoder architectures a latency run can add to a latent model (random weights: the time does not depend on them).
+DECODERS = ("sd-vae",)
+
+
+def random_vae(name: str, folder: Path) -> Path:
+    """``folder`` holding an AutoencoderKL of architecture ``name`` with random weights, written once: ``sd-vae``
+    is the Stable Diffusion VAE that DiT-XL/2-256 decodes with (4 blocks of 128-512 channels, 8x upsampling)."""
+    if name not in DECODERS:
+        raise UserError(f"unknown decoder architecture {name!r}; choose one of {', '.join(DECODERS)}")
+    if not (folder / "config.json").is_file():
+        import torch
+        from diffusers import AutoencoderKL
+
+        torch.manual_seed(0)
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2,
+            norm_num_groups=32,
+            sample_size=256,
+        )
+        vae.save_pretrained(folder)
+    return folder
+
+
 def build_bundle_set(
-    dit, lazy_sched, targets: tuple[str, ...], bundle_dir: Path, tag: str, verify: bool = False, force: bool = False
+    dit,
+    lazy_sched,
+    targets: tuple[str, ...],
+    bundle_dir: Path,
+    tag: str,
+    verify: bool = False,
+    force: bool = False,
+    vae: Path | None = None,
 ) -> list[BenchBundle]:
     """Export (or reuse) the three bundles under ``bundle_dir``; a bundle is reused when its model fingerprint
-    and schedule match and it has every target."""
+    and schedule match and it has every target. ``vae`` adds the decoder to each (a latent model's)."""
     from ..export.bundle import ExportOptions, bundle_matches, export_bundle
     from ..export.checkpoint import fingerprint
     from ..export.schedule import dense_schedule
@@ -77,6 +113,8 @@ def build_bundle_set(
         name = f"{tag}-{'lazy' if role == 'lazy' else 'ddim'}-{sched.num_steps}"
         if sched.reuse != "hold":
             name += f"-{sched.reuse}"
+        if vae is not None:
+            name += "-decode"
         path = bundle_dir / name
         if not force and bundle_matches(path, fp, sched, targets):
             out.append(BenchBundle(role, path))
@@ -88,6 +126,7 @@ def build_bundle_set(
             force=True,
             verify=verify,
             name=name,
+            vae=vae,
         )
         tqdm.write(f"exporting {name} ({', '.join(targets)})")
         export_bundle(dit, sched, path, opts, progress=True)

@@ -165,3 +165,20 @@ def test_a_latent_bundle_reports_its_decode_time(latent_tiny_bundle):
     report = run_latency(bundles_from_paths([bundle] * 3), ["executorch"], repeat=2, warmup=0, threads=1)
     for r in report["results"]:
         assert r["decode_ms"]["median"] > 0 and r["decode_ms"]["median"] < r["total_ms"]["median"]
+
+
+def test_the_sd_vae_decoder_architecture_for_latency_runs(tmp_path, capsys):
+    """``--decoder sd-vae`` builds the Stable Diffusion VAE's architecture (random weights) once; it needs --arch."""
+    from diffusers import AutoencoderKL
+
+    from lazydit.benchmarks.latency_set import random_vae
+
+    folder = random_vae("sd-vae", tmp_path / "vae")
+    vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True)
+    assert vae.config.block_out_channels == [128, 256, 512, 512] and vae.config.latent_channels == 4
+    assert 2 ** (len(vae.config.block_out_channels) - 1) == 8  # 32x32 latents to 256x256 images, as DiT-XL/2-256
+    assert 83e6 < sum(p.numel() for p in vae.parameters()) < 84e6  # the SD VAE's 83.7M parameters
+    capsys.readouterr()  # the library's own warnings above
+    assert main(["bench", "latency", "--decoder", "sd-vae", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--decoder adds a random decoder to an --arch model" in err[0]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from lazydit.benchmarks.latency import ALL_BACKENDS, PY_BACKENDS
+from lazydit.benchmarks.latency_set import DECODERS
 from lazydit.export.names import REUSE_MODES, TARGETS, TRAIN_PRESETS
 
 from .common import (
@@ -86,18 +87,27 @@ def cmd_bench_train_speed(args) -> None:
 
 def _latency_bundles(args, targets: tuple[str, ...]):
     """The bundle set of ``bench latency`` / ``bench adb``: given folders, or exported (and cached)."""
-    from lazydit.benchmarks.latency_set import build_bundle_set, bundles_from_paths, random_dit
+    from lazydit.benchmarks.latency_set import build_bundle_set, bundles_from_paths, random_dit, random_vae
+    from lazydit.errors import UserError
     from lazydit.export.schedule_source import default_lazy_source, resolve_schedule
 
     if args.bundles:
         return bundles_from_paths(args.bundles)
+    vae = None
+    if args.decoder:
+        if not args.arch:
+            raise UserError(
+                "--decoder adds a random decoder to an --arch model; a checkpoint brings its own (--vae "
+                "with lazydit export, then --bundles)"
+            )
+        vae = random_vae(args.decoder, args.bundle_dir / f"{args.decoder}-random")
     if args.arch:
         dit, tag = random_dit(args.arch), args.arch.replace("/", "")
     else:
         dit, tag = load_model(args), args.checkpoint.stem
     source = args.schedule or default_lazy_source(dit, args.steps or 20)
     sched, _ = resolve_schedule(source, dit, steps=args.steps, reuse=args.reuse)
-    return build_bundle_set(dit, sched, targets, args.bundle_dir, tag, force=args.force)
+    return build_bundle_set(dit, sched, targets, args.bundle_dir, tag, force=args.force, vae=vae)
 
 
 def _write_latency_report(args, report: dict, title: str) -> None:
@@ -233,6 +243,13 @@ def _add_latency_set_args(p: argparse.ArgumentParser) -> None:
         choices=REUSE_MODES,
         default=None,
         help="what the lazy schedule's skips feed (default: the schedule's own; interval:K holds)",
+    )
+    p.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        default=None,
+        help="with --arch: add this decoder architecture (random weights) to every bundle, as DiT-XL/2-256 decodes "
+        "with the Stable Diffusion VAE; the report then has decode_ms",
     )
     p.add_argument(
         "--bundles",
