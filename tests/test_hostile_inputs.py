@@ -338,3 +338,9 @@ def test_a_class_count_beyond_the_graphs_label_table(interval_bundle, tmp_path):
         "label table has 5 rows",
         "need 10",
     )
+    # ExecuTorch does not show the table's size: the run itself fails, as one line.
+    _refused(
+        _run("sample", "--bundle", bundle, "--classes", "8", "--n", "1", "--out", tmp_path / "g.png", cwd=tmp_path),
+        "model.pte",
+        "class ids",
+    )

@@ -76,7 +76,16 @@ class ExecuTorchBackend:
 
     def run(self, variant: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         t = self._torch
-        outs = self._method(variant).execute([t.from_numpy(a) for a in inputs])
+        method = self._method(variant)
+        try:
+            outs = method.execute([t.from_numpy(a) for a in inputs])
+        except RuntimeError as e:
+            # The program's own checks failed while running (an ExecuTorch program does not expose its label
+            # table's size, so a class id the manifest allows but the graph lacks ends here).
+            raise UserError(
+                f"{self.path}: method {self.method_names[variant]} failed while running ({loader_error(e)}); "
+                "the manifest may allow class ids the graph does not have, re-export the bundle"
+            ) from None
         return [o.numpy() for o in outs]
 
     def run_decoder(self, latent: np.ndarray) -> np.ndarray:
