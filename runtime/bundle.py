@@ -88,6 +88,7 @@ def load_bundle(root: str | Path, verify_checksums: bool = True) -> Bundle:
         raise UserError(f"bundle folder not found: {root}; export one with `lazydit export`")
     if not mpath.is_file():
         raise UserError(f"{mpath}: missing; this folder is not a lazydit bundle")
+    contained_path(root, "manifest.json", mpath)  # the manifest itself may not be a link out of the bundle
     try:
         manifest = json.loads(mpath.read_text())
     except (ValueError, UnicodeDecodeError) as e:
