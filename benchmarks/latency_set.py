@@ -54,33 +54,9 @@ def random_dit(name: str):
     return dit.requires_grad_(False)
 
 
-# Decoder architectures a latency run can add to a latent model (random weights: the time does not depend on them).
+# Decoder architectures a latency run can add to a latent model (random weights: the time does not depend on them;
+# lazydit.export.vae.RANDOM_VAES builds them).
 DECODERS = ("sd-vae",)
-
-
-def random_vae(name: str, folder: Path) -> Path:
-    """``folder`` holding an AutoencoderKL of architecture ``name`` with random weights, written once: ``sd-vae``
-    is the Stable Diffusion VAE that DiT-XL/2-256 decodes with (4 blocks of 128-512 channels, 8x upsampling)."""
-    if name not in DECODERS:
-        raise UserError(f"unknown decoder architecture {name!r}; choose one of {', '.join(DECODERS)}")
-    if not (folder / "config.json").is_file():
-        import torch
-        from diffusers import AutoencoderKL
-
-        torch.manual_seed(0)
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            block_out_channels=(128, 256, 512, 512),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=2,
-            norm_num_groups=32,
-            sample_size=256,
-        )
-        vae.save_pretrained(folder)
-    return folder
 
 
 def build_bundle_set(

@@ -98,28 +98,13 @@ def run_latent_demo(out_dir: Path = DEMO_DIR / "latent", model: str = "DiT-S/2",
     from .export.checkpoint import fingerprint
     from .export.model import DiT, config_from_name, randomize_weights
     from .export.schedule_source import resolve_schedule
+    from .export.vae import random_vae
     from .runtime.backends import create_backend
     from .runtime.bundle import load_bundle
     from .runtime.images import save_png_grid
     from .runtime.scheduler import Scheduler
 
-    vae_dir = out_dir / "vae"
-    if force or not (vae_dir / "config.json").is_file():
-        from diffusers import AutoencoderKL
-
-        torch.manual_seed(0)
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            block_out_channels=(16, 32, 32, 32),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=1,
-            norm_num_groups=8,
-            sample_size=64,
-        )
-        vae.save_pretrained(vae_dir)
+    vae_dir = random_vae(out_dir / "vae", "sd-vae-narrow", force=force)
     torch.manual_seed(0)
     dit = DiT(config_from_name(model, input_size=8, in_channels=4, num_classes=10, learn_sigma=True)).eval()
     dit = randomize_weights(dit, 0.02).requires_grad_(False)

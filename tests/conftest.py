@@ -348,22 +348,10 @@ def latent_tiny_bundle(tmp_path_factory):
     its decoder (16x16x3 images): interval:2, 10 steps, ExecuTorch, ONNX and eager weights, with its golden
     trace, which records the decoded image too. Returns (bundle, work folder holding dit.safetensors and vae/)."""
 
-    from diffusers import AutoencoderKL
+    from lazydit.export.vae import random_vae
 
     work = tmp_path_factory.mktemp("latent")
-    torch.manual_seed(0)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        block_out_channels=(8, 8),
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=16,
-    )
-    vae.save_pretrained(work / "vae")
+    random_vae(work / "vae", "tiny")  # seeds torch with 0; the DiT's weights are drawn after it, as before
     dit = DiT(config_from_name("DiT-Tiny/2", input_size=8, in_channels=4, num_classes=4, learn_sigma=True)).eval()
     randomize_weights(dit, 0.05)
     save_safetensors(dit, work / "dit.safetensors", dtype=torch.float32)

@@ -171,9 +171,9 @@ def test_the_sd_vae_decoder_architecture_for_latency_runs(tmp_path, capsys):
     """``--decoder sd-vae`` builds the Stable Diffusion VAE's architecture (random weights) once; it needs --arch."""
     from diffusers import AutoencoderKL
 
-    from lazydit.benchmarks.latency_set import random_vae
+    from lazydit.export.vae import random_vae
 
-    folder = random_vae("sd-vae", tmp_path / "vae")
+    folder = random_vae(tmp_path / "vae", "sd-vae")
     vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True)
     assert vae.config.block_out_channels == [128, 256, 512, 512] and vae.config.latent_channels == 4
     assert 2 ** (len(vae.config.block_out_channels) - 1) == 8  # 32x32 latents to 256x256 images, as DiT-XL/2-256

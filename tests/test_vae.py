@@ -4,26 +4,14 @@ import pytest
 import torch
 
 from lazydit.errors import UserError
-from lazydit.export.vae import decode_latents, load_vae
+from lazydit.export.vae import decode_latents, load_vae, random_vae
 
 
 def _tiny_vae_folder(tmp_path):
     from diffusers import AutoencoderKL
 
-    torch.manual_seed(0)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        block_out_channels=(8, 8),
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=16,
-    )
-    vae.save_pretrained(tmp_path / "vae")
-    return tmp_path / "vae", vae
+    folder = random_vae(tmp_path / "vae", "tiny")
+    return folder, AutoencoderKL.from_pretrained(str(folder), local_files_only=True)
 
 
 def test_local_vae_decodes_latents(tmp_path):

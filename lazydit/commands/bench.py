@@ -87,7 +87,7 @@ def cmd_bench_train_speed(args) -> None:
 
 def _latency_bundles(args, targets: tuple[str, ...]):
     """The bundle set of ``bench latency`` / ``bench adb``: given folders, or exported (and cached)."""
-    from lazydit.benchmarks.latency_set import build_bundle_set, bundles_from_paths, random_dit, random_vae
+    from lazydit.benchmarks.latency_set import build_bundle_set, bundles_from_paths, random_dit
     from lazydit.errors import UserError
     from lazydit.export.schedule_source import default_lazy_source, resolve_schedule
 
@@ -100,7 +100,9 @@ def _latency_bundles(args, targets: tuple[str, ...]):
                 "--decoder adds a random decoder to an --arch model; a checkpoint brings its own (--vae "
                 "with lazydit export, then --bundles)"
             )
-        vae = random_vae(args.decoder, args.bundle_dir / f"{args.decoder}-random")
+        from lazydit.export.vae import random_vae
+
+        vae = random_vae(args.bundle_dir / f"{args.decoder}-random", args.decoder)
     if args.arch:
         dit, tag = random_dit(args.arch), args.arch.replace("/", "")
     else:
