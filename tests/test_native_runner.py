@@ -36,14 +36,13 @@ def _run(runner: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(runner), *args], capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def golden_run(runner, tiny_bundle, tmp_path_factory):
-    """One --golden run of the runner with a report and the final latent."""
-    out = tmp_path_factory.mktemp("native_run")
+def _golden_run(runner: Path, bundle: Path, out: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """One --golden run (one warm-up, three timed runs, one thread) writing its report, final latent and image
+    into ``out``; returns the process and the report."""
     done = _run(
         runner,
         "--bundle",
-        str(tiny_bundle),
+        str(bundle),
         "--golden",
         "--warmup",
         "1",
@@ -59,9 +58,17 @@ def golden_run(runner, tiny_bundle, tmp_path_factory):
         str(out / "image.bin"),
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def golden_run(runner, tiny_bundle, tmp_path_factory):
+    """One --golden run of the runner with a report and the final latent."""
+    out = tmp_path_factory.mktemp("native_run")
+    done, report = _golden_run(runner, tiny_bundle, out)
     # A pixel bundle has no decoder: its image is the final latent.
     assert (out / "image.bin").read_bytes() == (out / "latent.bin").read_bytes()
-    return done, json.loads((out / "report.json").read_text()), np.fromfile(out / "latent.bin", dtype="<f4")
+    return done, report, np.fromfile(out / "latent.bin", dtype="<f4")
 
 
 def test_runner_matches_golden_and_python_scheduler(tiny_bundle, golden_run):
@@ -404,28 +411,10 @@ def latent_run(runner, latent_tiny_bundle, tmp_path_factory):
     """One --golden run of the runner on the latent bundle, with a report, the final latent and the image."""
     bundle, _ = latent_tiny_bundle
     out = tmp_path_factory.mktemp("native_latent")
-    done = _run(
-        runner,
-        "--bundle",
-        str(bundle),
-        "--golden",
-        "--warmup",
-        "1",
-        "--repeat",
-        "3",
-        "--threads",
-        "1",
-        "--report",
-        str(out / "report.json"),
-        "--out-latent",
-        str(out / "latent.bin"),
-        "--out-image",
-        str(out / "image.bin"),
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done, report = _golden_run(runner, bundle, out)
     return (
         done,
-        json.loads((out / "report.json").read_text()),
+        report,
         np.fromfile(out / "latent.bin", dtype="<f4"),
         np.fromfile(out / "image.bin", dtype="<f4"),
     )
