@@ -70,8 +70,8 @@ def test_failed_export_removes_its_partial_folder_and_keeps_the_old_bundle(tmp_p
     out.mkdir()
     (out / "keep.txt").write_text("previous bundle")
     before = file_tree(out)
-    # --batch 0 passes the argument parser and fails only when the written manifest is validated, i.e. after
-    # the partial folder has been filled: the path that must clean up after itself.
+    # A refused export with --force must not have touched the bundle it would replace (the interrupted exports of
+    # tests/test_hostile_inputs.py show the partial folder removed once it has been filled).
     rc, _, err = run_export(
         capsys,
         "--checkpoint",
