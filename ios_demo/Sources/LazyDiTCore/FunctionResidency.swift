@@ -12,9 +12,10 @@ public enum ResidencyPolicy: Sendable, Equatable {
     /// recently used is released first), and all are released after every run.
     case reducedMemory(maxResident: Int)
 
-    /// The app's reduced-memory mode: two resident functions. The exported schedules alternate between pairs of
-    /// variants (full / lazy, then forecasting full / lazy), so two hold half of the embedded bundle's four
-    /// functions and still load each only once per run (see EmbeddedGoldenReplayTests).
+    /// The app's reduced-memory mode: two resident functions. The exported `interval:2` schedules alternate
+    /// between a full and a lazy variant (a forecasting one of schema 2 too: its ratios are fed per step), so two
+    /// hold every function of the embedded bundle and load each only once per run (see EmbeddedGoldenReplayTests);
+    /// a schema-1 forecasting bundle has four, and two still load each once per run.
     public static let lowMemory = ResidencyPolicy.reducedMemory(maxResident: 2)
 
     /// The name the benchmark report gives this policy (`options.load_mode`).

@@ -8,9 +8,9 @@ public protocol GraphRunner: AnyObject {
     /// One step's graph with the buffers it reads and writes, made once per plan and step.
     associatedtype Binding
 
-    /// A zero-filled tensor that will be passed as `name` ("x", "t", "y", "coef", a cache slot, or
-    /// "image", the decoder's output); called only
-    /// while a scheduler is being set up, never per step.
+    /// A zero-filled tensor that will be passed as `name` ("x", "t", "y", "coef", "ratio" (a forecasting step's
+    /// ratios, shape `[len(ratio_slots)]` in the coef dtype), a cache slot, or "image", the decoder's output);
+    /// called only while a scheduler is being set up, never per step.
     func makeTensor(named name: String, spec: TensorSpec) throws -> Tensor
 
     /// Overwrites `tensor` with `values` (converted to the tensor's element type).
@@ -22,9 +22,11 @@ public protocol GraphRunner: AnyObject {
     /// The values of `tensor`, in C order.
     func readFloats(_ tensor: Tensor) throws -> [Float]
 
-    /// Binds graph `variant` to `inputs` (in `variant.inputs` order) and `outputs` (in `variant.outputs` order:
-    /// the next latent, then one new value per written slot). The scheduler guarantees that no output is also an
-    /// input of the same binding, so a runner may let the graph write straight into every output.
+    /// Binds graph `variant` to `inputs` (in `variant.inputs` order: x, t, y, coef, then `ratio` at index 4 when
+    /// the variant has `ratio_slots`, then the slots it reads) and `outputs` (in `variant.outputs` order: the next
+    /// latent, then one new value per written slot). There is one tensor per name of `variant.inputs` and
+    /// `variant.outputs`. The scheduler guarantees that no output is also an input of the same binding, so a
+    /// runner may let the graph write straight into every output.
     ///
     /// For a bundle with a decoder it is also called once per plan with the decode graph
     /// (`Manifest.Decoder.graph`: its name is the manifest's `decoder.name`, input `latent`, output `image`),

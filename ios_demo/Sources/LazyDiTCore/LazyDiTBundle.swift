@@ -2,7 +2,7 @@ import Foundation
 
 /// A bundle folder whose manifest has been read and checked, mirroring `lazydit.runtime.bundle.load_bundle`.
 public struct LazyDiTBundle: Sendable {
-    public static let supportedSchemaVersions = [1]
+    public static let supportedSchemaVersions = [1, 2]
 
     public let root: URL
     public let manifest: Manifest

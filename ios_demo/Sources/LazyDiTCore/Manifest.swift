@@ -1,8 +1,10 @@
 import Foundation
 
-/// `manifest.json` of a bundle, schema version 1 (runtime/manifest.schema.json in the Python package).
+/// `manifest.json` of a bundle, schema version 1 or 2 (runtime/manifest.schema.json in the Python package).
 ///
-/// Only the fields a scheduler needs are decoded; unknown fields are ignored, as the schema allows.
+/// Only the fields a scheduler needs are decoded; unknown fields are ignored, as the schema allows. Version 2
+/// differs in forecasting variants: their ratios are not baked into the graphs but fed per step, as the variant's
+/// `ratio` input (`Variant.ratioSlots`, `Step.ratio`); version 1 variants record them in `forecast` instead.
 public struct Manifest: Codable, Sendable {
     public var schemaVersion: Int
     public var format: String
@@ -137,17 +139,23 @@ public struct Manifest: Codable, Sendable {
         public var writes: [String]
         public var skippedModules: Int?
         public var macsPerImage: Int?
-        /// Extrapolation ratio per forecast slot (read only to refuse non-finite values: the graph applies it).
+        /// Schema 1 only: the extrapolation ratio per forecast slot that the graph bakes in (read only to refuse
+        /// non-finite values). Schema 2 refuses the table: its ratios are fed per step.
         public var forecast: [String: Double]?
+        /// Schema 2: the delta slot each element of the graph's `ratio` input scales, in order (a forecasting
+        /// variant's; nil for one that takes no ratios).
+        public var ratioSlots: [String]?
 
         enum CodingKeys: String, CodingKey {
             case name, inputs, outputs, reads, writes, forecast
             case skippedModules = "skipped_modules"
             case macsPerImage = "macs_per_image"
+            case ratioSlots = "ratio_slots"
         }
 
         public init(name: String, inputs: [String], outputs: [String], reads: [String], writes: [String],
-                    skippedModules: Int? = nil, macsPerImage: Int? = nil, forecast: [String: Double]? = nil) {
+                    skippedModules: Int? = nil, macsPerImage: Int? = nil, forecast: [String: Double]? = nil,
+                    ratioSlots: [String]? = nil) {
             self.name = name
             self.inputs = inputs
             self.outputs = outputs
@@ -156,6 +164,24 @@ public struct Manifest: Codable, Sendable {
             self.skippedModules = skippedModules
             self.macsPerImage = macsPerImage
             self.forecast = forecast
+            self.ratioSlots = ratioSlots
+        }
+
+        /// Forecast ratios the graph takes per step: the length of its `ratio` input, 0 when it has none.
+        public var ratioCount: Int { ratioSlots?.count ?? 0 }
+
+        /// Whether the graph takes a `ratio` input (input index 4, after `coef`, before the cache slots).
+        public var takesRatio: Bool { ratioCount > 0 }
+
+        /// The inputs the graph must have: x, t, y, coef, (forecasting) ratio, then the slots it reads.
+        public var expectedInputs: [String] {
+            ["x", "t", "y", "coef"] + (takesRatio ? ["ratio"] : []) + reads
+        }
+
+        /// Slots this graph may read before any step wrote them: the old value of each module it writes a delta
+        /// for (`S` for a written `S_delta`), which is the slot's initial zeros the first time.
+        public var oldOutputReads: Set<String> {
+            Set(writes.filter { $0.hasSuffix("_delta") }.map { String($0.dropLast("_delta".count)) })
         }
     }
 
@@ -167,6 +193,20 @@ public struct Manifest: Codable, Sendable {
         public var coef: [Double]
         public var reads: [String]
         public var writes: [String]
+        /// Schema 2: the forecast ratios fed to the variant's `ratio` input, one per `ratio_slots` entry; nil for
+        /// a step whose variant takes none.
+        public var ratio: [Double]?
+
+        public init(index: Int, timestep: Int, variant: String, coef: [Double], reads: [String], writes: [String],
+                    ratio: [Double]? = nil) {
+            self.index = index
+            self.timestep = timestep
+            self.variant = variant
+            self.coef = coef
+            self.reads = reads
+            self.writes = writes
+            self.ratio = ratio
+        }
     }
 
     public struct CoreMLTarget: Codable, Sendable {
@@ -266,6 +306,13 @@ public struct Manifest: Codable, Sendable {
         if let spec = tensors["image"] { return spec }
         guard let dtype = DType(rawValue: dtype) else { return nil }
         return TensorSpec(shape: [batch, image.channels, image.height, image.width], dtype: dtype)
+    }
+
+    /// Shape and dtype of `variant`'s `ratio` input (nil when it takes none): one value per `ratio_slots` entry,
+    /// in the dtype of `tensors.coef` (`Bundle.ratio_spec` in the Python runtime).
+    public func ratioSpec(of variant: Variant) -> TensorSpec? {
+        guard variant.takesRatio, let coef = tensors["coef"] else { return nil }
+        return TensorSpec(shape: [variant.ratioCount], dtype: coef.dtype)
     }
 
     /// The variant called `name`.

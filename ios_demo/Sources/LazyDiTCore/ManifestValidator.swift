@@ -75,10 +75,24 @@ public enum ManifestValidator {
         for s in m.steps {
             for c in s.coef { try finite(c, "step \(s.index) coef") }
         }
-        for v in m.variants {
+        for (i, v) in m.variants.enumerated() {
+            if let ratioSlots = v.ratioSlots, ratioSlots.isEmpty {
+                throw fail("invalid manifest at variants/\(i)/ratio_slots: needs at least one delta slot")
+            }
+            // Schema 2 feeds a forecasting graph its ratios per step; schema 1 graphs bake them in.
+            if m.schemaVersion >= 2, v.forecast != nil {
+                throw fail("variant \(v.name) has a schema-1 forecast table; schema 2 feeds ratios per step "
+                           + "(ratio_slots); re-export the bundle")
+            }
+            if m.schemaVersion < 2, v.ratioSlots != nil {
+                throw fail("variant \(v.name) has ratio_slots, which need schema_version 2")
+            }
             for (_, ratio) in (v.forecast ?? [:]).sorted(by: { $0.key < $1.key }) {
                 try finite(ratio, "variant \(v.name) forecast ratio")
             }
+        }
+        for s in m.steps {
+            for r in s.ratio ?? [] { try finite(r, "step \(s.index) ratio") }
         }
         if let gap = m.targets.variantsWithoutGraph(m.variants.map(\.name)).first {
             throw fail("variant \(gap.variant) has no \(gap.target) \(gap.what); re-export the bundle")
@@ -120,8 +134,12 @@ public enum ManifestValidator {
             for s in v.reads + v.writes where !slots.contains(s) {
                 throw fail("variant \(v.name) uses undeclared cache slot \(s)")
             }
-            if Array(v.inputs.prefix(4)) != ["x", "t", "y", "coef"] || Array(v.inputs.dropFirst(4)) != v.reads {
-                throw fail("variant \(v.name) inputs must be x, t, y, coef, then its reads")
+            if v.inputs != v.expectedInputs {
+                let order = v.takesRatio ? "x, t, y, coef, ratio, then its reads" : "x, t, y, coef, then its reads"
+                throw fail("variant \(v.name) inputs must be \(order)")
+            }
+            for s in v.ratioSlots ?? [] where !s.hasSuffix("_delta") || !v.reads.contains(s) {
+                throw fail("variant \(v.name) ratio slot \(s) is not a delta slot it reads")
             }
             if v.outputs.count != 1 + v.writes.count {
                 throw fail("variant \(v.name) has \(v.outputs.count) outputs, expected x_next and one per written slot")
@@ -133,7 +151,15 @@ public enum ManifestValidator {
             guard let v = m.variant(named: s.variant) else { throw fail("step \(s.index) uses unknown variant \(s.variant)") }
             if s.reads != v.reads || s.writes != v.writes { throw fail("step \(s.index) slots disagree with variant \(v.name)") }
             if s.coef.count != 4 { throw fail("invalid manifest at steps/\(i)/coef: needs 4 numbers") }
-            if let missing = s.reads.first(where: { !written.contains($0) }) {
+            // A step carries `ratio` exactly when its variant takes one, with one number per ratio slot.
+            let given = s.ratio?.count ?? 0
+            if given != v.ratioCount || (s.ratio != nil) != v.takesRatio {
+                throw fail("step \(s.index) has \(given) forecast ratios, variant \(v.name) takes \(v.ratioCount); "
+                           + "re-export the bundle")
+            }
+            // A module that writes a delta reads its old output, which is the slot's initial zeros the first time.
+            let olds = v.oldOutputReads
+            if let missing = s.reads.first(where: { !written.contains($0) && !olds.contains($0) }) {
                 throw fail("step \(s.index) reads \(missing) before any step writes it")
             }
             written.formUnion(s.writes)

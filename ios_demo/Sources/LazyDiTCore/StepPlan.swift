@@ -34,8 +34,16 @@ public struct StepPlan: Sendable, Equatable {
     }
 
     /// DDIM with the bundle's timesteps: its fully computing variant at every step (cache writes are unused).
+    ///
+    /// A variant that skips nothing and reads no slot is preferred. A forecasting schedule of schema 2 may have
+    /// none: its full step reads each module's old output (to write the delta) and skips nothing, so it computes
+    /// everything too; run at every step it reads zeros first, then what the step before wrote.
     public static func dense(_ m: Manifest) throws -> StepPlan {
-        guard let full = m.variants.first(where: { $0.reads.isEmpty && ($0.skippedModules ?? 0) == 0 }) else {
+        let full = m.variants.first { $0.reads.isEmpty && ($0.skippedModules ?? 0) == 0 }
+            ?? m.variants.first { v in
+                !v.takesRatio && v.skippedModules == 0 && v.reads.allSatisfy { v.oldOutputReads.contains($0) }
+            }
+        guard let full else {
             throw LazyDiTError("bundle \(m.name ?? "?") has no fully computing variant, so it cannot run as DDIM; "
                                + "export a dense bundle with `lazydit export --schedule ddim`")
         }

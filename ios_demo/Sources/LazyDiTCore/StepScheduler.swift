@@ -57,16 +57,24 @@ public struct RunResult: Sendable {
 }
 
 /// The Swift port of `lazydit.runtime.scheduler.Scheduler`: for each step it feeds the step's graph the latent,
-/// timestep, labels, coefficients and the cache slots it reads, and keeps the slots it writes.
+/// timestep, labels, coefficients, (forecasting variants of schema 2) the step's forecast ratios, and the cache
+/// slots it reads, and keeps the slots it writes.
 ///
-/// Every buffer (two latents used in turn, labels, per-step timestep and coefficients, one per cache slot) is made
-/// once here, and each plan's steps are bound to their buffers once, the first time the plan runs. A step then
-/// only hands the runner a binding made earlier and stores its time in an array sized before the loop: the step
-/// loop allocates nothing.
+/// Every buffer (two latents used in turn, labels, per-step timestep, coefficients and ratios, one per cache slot)
+/// is made once here, and each plan's steps are bound to their buffers once, the first time the plan runs. A step
+/// then only hands the runner a binding made earlier and stores its time in an array sized before the loop: the
+/// step loop allocates nothing.
 ///
 /// A slot that one step both reads and writes (a forecasting step reads a module's previous output and writes the
 /// new one) gets a second buffer, and such steps write the buffer they do not read. No output is then ever an
 /// input of its own step, so every runner can let the graph write its results in place, with no copy.
+///
+/// A forecasting step's `ratio` input (input index 4: after `coef`, before the slots) is one tensor per step of
+/// shape `[len(ratio_slots)]` in the dtype of `tensors.coef`, written once here from the step's `ratio` values.
+///
+/// Cache slots start every run as zeros: the only slots a plan may read before writing them are the old outputs
+/// of a forecasting full step (it writes their delta, the first time against zeros), and those buffers are
+/// zeroed when a run starts, so each run reads what the first one did.
 ///
 /// A bundle with a decoder also gets one image buffer, and each plan one more binding: the decode graph
 /// (`Manifest.Decoder.graph`) reading the latent buffer the plan's last step writes (which of the two depends on
@@ -79,6 +87,11 @@ public final class StepScheduler<Runner: GraphRunner> {
     private let labels: Runner.Tensor
     private let timesteps: [Runner.Tensor]
     private let coefficients: [Runner.Tensor]
+    /// Per manifest step, its `ratio` tensor (nil for a step without forecast ratios).
+    private let ratios: [Runner.Tensor?]
+    /// Zeros of one cache slot, written into the slots a plan reads before writing them when a run starts; empty
+    /// when no variant reads a slot before it is written.
+    private let zeroSlot: [Float]
     /// Each slot's buffers: one, or two for a slot that some variant reads and writes in the same step.
     private let slots: [String: [Runner.Tensor]]
     /// The decode graph and its output buffer, for a bundle with a decoder.
@@ -91,6 +104,8 @@ public final class StepScheduler<Runner: GraphRunner> {
     private struct PreparedPlan {
         let plan: StepPlan
         let bindings: [Runner.Binding]
+        /// Slot buffers the plan reads before any of its steps wrote them: zeroed when a run starts.
+        let startsAsZeros: [Runner.Tensor]
         /// The decode graph bound to this plan's final latent buffer and the image buffer.
         let decode: Runner.Binding?
     }
@@ -108,6 +123,7 @@ public final class StepScheduler<Runner: GraphRunner> {
         labels = try runner.makeTensor(named: "y", spec: y)
         var ts: [Runner.Tensor] = []
         var cs: [Runner.Tensor] = []
+        var rs: [Runner.Tensor?] = []
         for step in manifest.steps {
             let tBuffer = try runner.makeTensor(named: "t", spec: t)
             try runner.writeFloats([Float(step.timestep)], to: tBuffer)
@@ -115,9 +131,21 @@ public final class StepScheduler<Runner: GraphRunner> {
             let cBuffer = try runner.makeTensor(named: "coef", spec: coef)
             try runner.writeFloats(step.coef.map { Float($0) }, to: cBuffer)
             cs.append(cBuffer)
+            // Converted to the coef dtype here, once: a step only hands over the tensor.
+            if let ratio = step.ratio, !ratio.isEmpty {
+                let spec = TensorSpec(shape: [ratio.count], dtype: coef.dtype)
+                let rBuffer = try runner.makeTensor(named: "ratio", spec: spec)
+                try runner.writeFloats(ratio.map { Float($0) }, to: rBuffer)
+                rs.append(rBuffer)
+            } else {
+                rs.append(nil)
+            }
         }
         timesteps = ts
         coefficients = cs
+        ratios = rs
+        let readsOldOutputs = manifest.variants.contains { !$0.oldOutputReads.isDisjoint(with: $0.reads) }
+        zeroSlot = readsOldOutputs ? [Float](repeating: 0, count: cache.count) : []
         let readAndWritten = Self.slotsReadAndWrittenTogether(manifest)
         var slotBuffers: [String: [Runner.Tensor]] = [:]
         for slot in manifest.slots {
@@ -172,6 +200,7 @@ public final class StepScheduler<Runner: GraphRunner> {
         let bindings = prepared.bindings
         try runner.writeInts(try labelValues(classes), to: labels)
         try runner.writeFloats(noise, to: latentBuffers[0])
+        for buffer in prepared.startsAsZeros { try runner.writeFloats(zeroSlot, to: buffer) }
         defer { runner.runFinished() }
         var stepMs = [Double](repeating: 0, count: bindings.count)
         var recorded: [[Float]] = []
@@ -215,10 +244,19 @@ public final class StepScheduler<Runner: GraphRunner> {
         bindings.reserveCapacity(plan.count)
         var latent = 0
         var slotIndex: [String: Int] = [:]  // which of a slot's buffers holds its current value
+        var written = Set<String>()
+        var startsAsZeros: [Runner.Tensor] = []
         for entry in plan.entries {
             let v = entry.variant
-            var inputs = [latentBuffers[latent], timesteps[entry.step.index], labels, coefficients[entry.step.index]]
-            for slot in v.reads { inputs.append(slots[slot]![slotIndex[slot, default: 0]]) }
+            let i = entry.step.index
+            var inputs = [latentBuffers[latent], timesteps[i], labels, coefficients[i]]
+            if v.takesRatio, let ratio = ratios[i] { inputs.append(ratio) }  // checkPlan made sure it is there
+            for slot in v.reads {
+                let buffer = slots[slot]![slotIndex[slot, default: 0]]
+                if !written.contains(slot) { startsAsZeros.append(buffer) }
+                inputs.append(buffer)
+            }
+            written.formUnion(v.writes)
             var outputs = [latentBuffers[1 - latent]]
             for slot in v.writes {
                 let buffers = slots[slot]!
@@ -235,12 +273,13 @@ public final class StepScheduler<Runner: GraphRunner> {
             // `latent` now names the buffer the last step wrote.
             decode = try runner.bind(variant: decoderGraph, inputs: [latentBuffers[latent]], outputs: [imageBuffer])
         }
-        let p = PreparedPlan(plan: plan, bindings: bindings, decode: decode)
+        let p = PreparedPlan(plan: plan, bindings: bindings, startsAsZeros: startsAsZeros, decode: decode)
         prepared[plan.kind] = p
         return p
     }
 
-    /// A plan must address this manifest's steps and never read a slot before writing it.
+    /// A plan must address this manifest's steps, feed every forecasting variant a step with as many ratios as it
+    /// takes, and never read a slot before writing it (except a forecasting full step's old outputs, zeros at first).
     private func checkPlan(_ plan: StepPlan) throws {
         var written = Set<String>()
         for entry in plan.entries {
@@ -251,7 +290,13 @@ public final class StepScheduler<Runner: GraphRunner> {
             guard manifest.variant(named: entry.variant.name) == entry.variant else {
                 throw LazyDiTError("plan uses variant \(entry.variant.name), which this bundle does not define")
             }
-            if let missing = entry.variant.reads.first(where: { !written.contains($0) }) {
+            let v = entry.variant
+            let given = manifest.steps[i].ratio?.count ?? 0
+            if v.takesRatio, given != v.ratioCount {
+                throw LazyDiTError("plan step \(i) has \(given) forecast ratios, variant \(v.name) takes \(v.ratioCount)")
+            }
+            let olds = v.oldOutputReads
+            if let missing = v.reads.first(where: { !written.contains($0) && !olds.contains($0) }) {
                 throw LazyDiTError("plan step \(i) reads \(missing) before any step writes it")
             }
             written.formUnion(entry.variant.writes)

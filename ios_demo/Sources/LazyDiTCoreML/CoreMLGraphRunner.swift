@@ -107,8 +107,8 @@ public final class CoreMLGraphRunner: GraphRunner {
     public var functionLoads: Int { functions.loads }
 
     public func makeTensor(named name: String, spec: TensorSpec) throws -> MLMultiArray {
-        // The graph's own input type wins over the manifest's (Core ML graphs compute in float16); the decoder's
-        // "image" is only an output.
+        // The graph's own input type wins over the manifest's (Core ML graphs compute in float16; "ratio" takes
+        // the type the forecasting functions declare for it); the decoder's "image" is only an output.
         let type = inputTypes[name] ?? outputTypes["new_" + name] ?? outputTypes[name] ?? Self.dataType(spec.dtype)
         let array = try MLMultiArray(shape: spec.shape.map { NSNumber(value: $0) }, dataType: type)
         MultiArrayIO.zero(array)
@@ -128,6 +128,12 @@ public final class CoreMLGraphRunner: GraphRunner {
     }
 
     public func bind(variant: Manifest.Variant, inputs: [MLMultiArray], outputs: [MLMultiArray]) throws -> Binding {
+        // Every input by its name, a forecasting graph's `ratio` (index 4) included: a count that differs from
+        // the graph's names would bind arrays to the wrong names.
+        guard inputs.count == variant.inputs.count, outputs.count == variant.outputs.count else {
+            throw LazyDiTError("Core ML function \(variant.name) takes \(variant.inputs) and returns \(variant.outputs); "
+                               + "the scheduler bound \(inputs.count) inputs and \(outputs.count) outputs")
+        }
         var features: [String: MLFeatureValue] = [:]
         for (name, array) in zip(variant.inputs, inputs) { features[name] = MLFeatureValue(multiArray: array) }
         // The provider holds the arrays themselves: what the scheduler writes into them later is what Core ML reads.

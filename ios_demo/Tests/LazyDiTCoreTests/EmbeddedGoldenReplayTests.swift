@@ -2,8 +2,9 @@ import Foundation
 import XCTest
 @testable import LazyDiTCore
 
-/// The scheduler core on the bundle the apps ship: the embedded model, 20 steps, forecasting (16 cache slots and
-/// their 16 delta slots), replayed against the golden trace that the Python, native and Java schedulers check too.
+/// The scheduler core on the bundle the apps ship: the embedded model, schema 2, 20 steps, forecasting (16 cache
+/// slots and their 16 delta slots; the lazy steps take their ratios as input 4), replayed against the golden trace
+/// that the Python, native and Java schedulers check too.
 ///
 /// The recording is made by tests/test_ios_swift.py (the exporter's bundle, one Python-scheduler run on
 /// ExecuTorch, written by ios_demo/Scripts/make_fixtures.py) and passed in `LAZYDIT_EMBEDDED_REPLAY`; it is tens
@@ -81,11 +82,42 @@ final class EmbeddedGoldenReplayTests: XCTestCase {
         XCTAssertEqual(runner.buffersByName["y"]?.count, 1)
     }
 
+    func testTheShippedScheduleFeedsItsForecastRatiosPerStep() throws {
+        // Schema 2: v1 takes one ratio per delta slot at input 4; step 1's are 0 (one computed output per module
+        // so far), every later lazy step's 0.5. The replay checks each fed ratio tensor against the recording.
+        let m = bundle.manifest
+        XCTAssertEqual(m.schemaVersion, 2)
+        let v0 = try XCTUnwrap(m.variant(named: "v0")), v1 = try XCTUnwrap(m.variant(named: "v1"))
+        XCTAssertFalse(v0.takesRatio)
+        XCTAssertEqual(v1.ratioSlots, m.slots.filter { $0.hasSuffix("_delta") })
+        XCTAssertEqual(v1.inputs[4], "ratio")
+        XCTAssertEqual(m.ratioSpec(of: v1), TensorSpec(shape: [16], dtype: try XCTUnwrap(m.tensors["coef"]).dtype))
+        XCTAssertEqual(v0.oldOutputReads, Set(v0.reads), "the full step reads only the old outputs it takes deltas of")
+        for s in m.steps {
+            if s.index % 2 == 0 {
+                XCTAssertNil(s.ratio, "step \(s.index)")
+            } else {
+                XCTAssertEqual(s.ratio, [Double](repeating: s.index == 1 ? 0 : 0.5, count: 16), "step \(s.index)")
+            }
+        }
+        let (scheduler, runner) = try makeScheduler()
+        let plan = try StepPlan.lazy(m)
+        _ = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
+        _ = try scheduler.run(plan: plan, classes: trace.classes, noise: noise)
+        XCTAssertEqual(runner.calls, 40)
+        XCTAssertEqual(runner.buffersByName["ratio"]?.count, 10, "one ratio tensor per lazy step, reused by each run")
+        // DDIM on the same bundle: its full step at every step, without ratios.
+        let dense = try StepPlan.dense(m)
+        XCTAssertEqual(Set(dense.entries.map(\.variant.name)), ["v0"])
+        XCTAssertEqual(dense.lazyMask, [Bool](repeating: false, count: 20))
+    }
+
     func testReducedMemoryLoadsOfTheShippedSchedule() throws {
-        // v0 v1, then v2 v3 nine times: two resident functions load each of the four once per run (half the
-        // memory of keeping all four), one resident function reloads at every step.
+        // v0 v1 ten times (schema 2: the ratios are fed per step, so one lazy graph serves every skip): two
+        // resident functions load each of the two once per run, one resident function reloads at every step.
         let sequence = try StepPlan.lazy(bundle.manifest).entries.map(\.variant.name)
-        for (limit, loads) in [(1, 20), (2, 4), (4, 4)] {
+        XCTAssertEqual(sequence, (0..<20).map { $0 % 2 == 0 ? "v0" : "v1" })
+        for (limit, loads) in [(1, 20), (2, 2), (4, 2)] {
             let set = ResidentSet<String, String>(policy: .reducedMemory(maxResident: limit)) { $0 }
             for name in sequence { _ = try set.value(for: name) }
             XCTAssertEqual(set.loads, loads, "maxResident \(limit)")

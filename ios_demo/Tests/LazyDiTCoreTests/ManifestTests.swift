@@ -66,10 +66,11 @@ final class ManifestTests: XCTestCase {
     }
 
     func testUnknownSchemaVersionIsRefused() throws {
-        for (value, shown) in [(2 as Any, "2"), ("1" as Any, "\"1\"")] {
+        XCTAssertEqual(LazyDiTBundle.supportedSchemaVersions, [1, 2])
+        for (value, shown) in [(3 as Any, "3"), (0 as Any, "0"), ("1" as Any, "\"1\"")] {
             let copy = try edited { $0["schema_version"] = value }
             XCTAssertThrowsError(try LazyDiTBundle.load(at: copy)) { error in
-                XCTAssertTrue("\(error)".contains("manifest.json: unknown schema_version \(shown) (this app reads 1)"), "\(error)")
+                XCTAssertTrue("\(error)".contains("manifest.json: unknown schema_version \(shown) (this app reads 1, 2)"), "\(error)")
             }
         }
         let missing = try edited { _ = $0.removeValue(forKey: "schema_version") }
