@@ -15,7 +15,9 @@ public interface GraphRunner {
      * Runs {@code variant}'s graph.
      *
      * @param variant the variant's name (the runner maps it to a method, function or file)
-     * @param inputs the variant's inputs in manifest order: x, t, y, coef, then the slots it reads
+     * @param inputs the variant's inputs in manifest order: x, t, y, coef, then (a variant with
+     *     {@code ratio_slots}) the step's ratio, then the slots it reads. A step's ratio buffer is its own
+     *     and holds the same values on every run
      * @param outputs where the results go, in the variant's output order: the next latent, then each
      *     slot it writes; every one must be filled completely. Read all inputs before writing any
      *     output: an output can be an input of the same step (a forecasting step reads a slot's old

@@ -223,6 +223,15 @@ public final class Manifest {
         return spec;
     }
 
+    /**
+     * Spec of a variant's {@code ratio} input (runtime/bundle.py's {@code ratio_spec}), or {@code null}
+     * when it takes none: one value per {@code ratio_slots} entry, in the dtype of {@code coef}, since
+     * the manifest declares no tensor of its own for it (its length differs from variant to variant).
+     */
+    public TensorSpec ratioSpec(Variant v) {
+        return v.takesRatio() ? new TensorSpec(new int[] {v.ratioSlots().size()}, tensor("coef").dtype()) : null;
+    }
+
     public List<String> slots() {
         return slots;
     }

@@ -1,6 +1,7 @@
 package dev.lazydit.core;
 
 import java.io.File;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -9,10 +10,13 @@ import java.util.Set;
 
 /**
  * Consistency between manifest fields, ported from runtime/bundle.py's {@code _validate_consistency}:
- * tensor shapes against the model config, slot names, variant input/output order, and a step plan
- * that never reads a cache slot before some earlier step wrote it.
+ * tensor shapes against the model config, slot names, variant input/output order, forecast ratios
+ * that match their variant, and a step plan that never reads a cache slot before some earlier step
+ * wrote it (but the old value of a slot whose delta the same step writes, which starts as zeros).
  */
 final class ManifestChecks {
+    private static final String DELTA = "_delta";
+
     private ManifestChecks() {
     }
 
@@ -90,10 +94,21 @@ final class ManifestChecks {
                     }
                 }
             }
-            List<String> in = v.inputs();
-            if (in.size() < 4 || !in.subList(0, 4).equals(Arrays.asList("x", "t", "y", "coef"))
-                    || !in.subList(4, in.size()).equals(v.reads())) {
-                throw new BundleException(path + ": variant " + v.name() + " inputs must be x, t, y, coef, then its reads");
+            // The scheduler feeds exactly this order, so any other is a graph it would run on the wrong tensors.
+            List<String> want = new ArrayList<>(Arrays.asList("x", "t", "y", "coef"));
+            if (v.takesRatio()) {
+                want.add("ratio");
+            }
+            want.addAll(v.reads());
+            if (!v.inputs().equals(want)) {
+                throw new BundleException(path + ": variant " + v.name() + " inputs must be x, t, y, coef, "
+                        + (v.takesRatio() ? "ratio, " : "") + "then its reads");
+            }
+            for (String s : v.ratioSlots()) {
+                if (!s.endsWith(DELTA) || !v.reads().contains(s)) {
+                    throw new BundleException(path + ": variant " + v.name() + " ratio slot " + s
+                            + " is not a delta slot it reads");
+                }
             }
             // The scheduler copies outputs[1:] into the written slots in order, so the order is part of the contract.
             List<String> out = v.outputs();
@@ -118,8 +133,20 @@ final class ManifestChecks {
             if (!s.reads().equals(v.reads()) || !s.writes().equals(v.writes())) {
                 throw new BundleException(path + ": step " + s.index() + " slots disagree with variant " + v.name());
             }
+            int ratios = v.ratioSlots().size();
+            if (s.ratio().length != ratios || s.hasRatio() != (ratios > 0)) {
+                throw new BundleException(path + ": step " + s.index() + " has " + s.ratio().length
+                        + " forecast ratios, variant " + v.name() + " takes " + ratios + "; re-export the bundle");
+            }
+            // A module that writes a delta reads its old output, which is the slot's initial zeros the first time.
+            Set<String> olds = new HashSet<>();
+            for (String w : s.writes()) {
+                if (w.endsWith(DELTA)) {
+                    olds.add(w.substring(0, w.length() - DELTA.length()));
+                }
+            }
             for (String r : s.reads()) {
-                if (!written.contains(r)) {
+                if (!written.contains(r) && !olds.contains(r)) {
                     throw new BundleException(path + ": step " + s.index() + " reads " + r + " before any step writes it");
                 }
             }

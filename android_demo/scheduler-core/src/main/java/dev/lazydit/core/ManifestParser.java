@@ -20,8 +20,12 @@ import java.util.regex.Pattern;
  * patterns. Consistency between fields is {@link ManifestChecks}' job.
  */
 final class ManifestParser {
-    /** Schema versions this port reads; keep in step with the Python runtime's list. */
-    static final int[] SUPPORTED_SCHEMA_VERSIONS = {1};
+    /**
+     * Schema versions this port reads; keep in step with the Python runtime's list. Version 2 feeds a
+     * forecasting graph its ratios per step (variants' {@code ratio_slots}, steps' {@code ratio});
+     * version 1 baked them into the graphs.
+     */
+    static final int[] SUPPORTED_SCHEMA_VERSIONS = {1, 2};
 
     private static final String[] REQUIRED = {
         "schema_version", "format", "model", "image", "classes", "batch", "guidance_scale", "dtype",
@@ -29,6 +33,7 @@ final class ManifestParser {
     };
     private static final String[] REQUIRED_TENSORS = {"x", "t", "y", "coef", "x_next", "cache"};
     private static final Pattern SLOT = Pattern.compile("cache_[0-9]+_(attn|mlp)(_delta)?");
+    private static final Pattern RATIO_SLOT = Pattern.compile("cache_[0-9]+_(attn|mlp)_delta");
     private static final Pattern VARIANT = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     /** Where a target keeps one graph per variant (runtime/bundle.py's {@code _TARGET_GRAPHS}). */
@@ -152,8 +157,9 @@ final class ManifestParser {
             }
         }
         JsonObject exporter = f.object(m, "", "exporter");
+        int schemaVersion = f.integer(m, "", "schema_version", 1);
         return new Manifest(
-                f.integer(m, "", "schema_version", 1),
+                schemaVersion,
                 f.optionalString(m, "name", fallbackName),
                 config,
                 f.string(model, "model", "fingerprint"),
@@ -162,7 +168,7 @@ final class ManifestParser {
                 f.integer(classes, "classes", "count", 1), f.strings(classes, "classes", "names"),
                 f.integer(m, "", "batch", 1), f.number(m, "", "guidance_scale"), dtype,
                 f.string(schedule, "schedule", "source"), laziness,
-                tensors(f.object(m, "", "tensors")), slots(m), variants(m), steps(m),
+                tensors(f.object(m, "", "tensors")), slots(m), variants(m, schemaVersion), steps(m),
                 targetFiles, etFile, etMethods, files(f.object(m, "", "files")),
                 f.optionalString(exporter, "executorch", null), scheduleFiles, targetGraphs,
                 m.has("decoder"), withDecoder, decoderName, latentScale, etDecoder);
@@ -244,7 +250,7 @@ final class ManifestParser {
         return slots;
     }
 
-    private Map<String, Variant> variants(JsonObject m) {
+    private Map<String, Variant> variants(JsonObject m, int schemaVersion) {
         JsonArray arr = f.array(m, "", "variants");
         if (arr.size() == 0) {
             throw f.error("variants", "[] should be non-empty");
@@ -261,16 +267,66 @@ final class ManifestParser {
                 throw f.error(where + "/name", "'" + name + "' does not match '^[A-Za-z_][A-Za-z0-9_]*$'");
             }
             if (v.has("forecast")) {
-                for (Map.Entry<String, JsonElement> r : f.object(v, where, "forecast").entrySet()) {
+                JsonObject table = f.object(v, where, "forecast");
+                if (schemaVersion >= 2) {
+                    // A schema-2 graph takes its ratios as an input; a table here means an exporter mixed the two.
+                    throw new BundleException(path + ": variant " + name + " has a schema-1 forecast table; schema 2"
+                            + " feeds ratios per step (ratio_slots); re-export the bundle");
+                }
+                for (Map.Entry<String, JsonElement> r : table.entrySet()) {
                     // The ratio scales a cache delta on every lazy step; NaN there would reach every pixel.
                     f.asNumber(r.getValue(), where + "/forecast/" + r.getKey());
                 }
             }
+            List<String> ratioSlots = v.has("ratio_slots") ? ratioSlots(v, where, name, schemaVersion)
+                    : Collections.<String>emptyList();
             List<String> reads = f.strings(v, where, "reads");
             // Older bundles may lack skipped_modules; every skipped module reads exactly one slot.
             int skipped = f.optionalInteger(v, where, "skipped_modules", 0, reads.size());
             out.put(name, new Variant(name, f.strings(v, where, "inputs"), f.strings(v, where, "outputs"), reads,
-                    f.strings(v, where, "writes"), skipped));
+                    f.strings(v, where, "writes"), skipped, ratioSlots));
+        }
+        return out;
+    }
+
+    /**
+     * A variant's {@code ratio_slots}: a non-empty list of delta slot names, only in schema 2 (a schema-1
+     * runtime would not feed the ratio input, so the graph would run on the wrong tensors).
+     */
+    private List<String> ratioSlots(JsonObject v, String where, String name, int schemaVersion) {
+        List<String> slots = f.strings(v, where, "ratio_slots");
+        if (slots.isEmpty()) {
+            throw f.error(where + "/ratio_slots", "[] should be non-empty");
+        }
+        for (int k = 0; k < slots.size(); k++) {
+            if (!RATIO_SLOT.matcher(slots.get(k)).matches()) {
+                throw f.error(where + "/ratio_slots/" + k,
+                        "'" + slots.get(k) + "' does not match '^cache_[0-9]+_(attn|mlp)_delta$'");
+            }
+        }
+        if (schemaVersion < 2) {
+            throw new BundleException(path + ": variant " + name + " has ratio_slots, which need schema_version 2");
+        }
+        return slots;
+    }
+
+    /**
+     * A step's {@code ratio} list. Each value scales a cache delta on its step, so a non-finite one is
+     * refused with the step's index, as runtime/bundle.py words it, rather than with a JSON path.
+     */
+    private double[] ratio(JsonObject s, String where, int index) {
+        JsonArray a = f.array(s, where, "ratio");
+        double[] out = new double[a.size()];
+        for (int k = 0; k < a.size(); k++) {
+            JsonElement e = a.get(k);
+            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+                throw f.error(where + "/ratio/" + k, "expected a number");
+            }
+            out[k] = e.getAsDouble();
+            if (Double.isNaN(out[k]) || Double.isInfinite(out[k])) {
+                throw new BundleException(path + ": step " + index + " ratio is " + out[k]
+                        + ", not a finite number; the manifest is damaged, re-export it");
+            }
         }
         return out;
     }
@@ -291,8 +347,10 @@ final class ManifestParser {
             if (coef.length != 4) {
                 throw f.error(where + "/coef", Arrays.toString(coef) + " should have exactly 4 numbers");
             }
-            out.add(new Step(f.integer(s, where, "index", 0), f.integer(s, where, "timestep", 0),
-                    f.string(s, where, "variant"), coef, f.strings(s, where, "reads"), f.strings(s, where, "writes")));
+            int index = f.integer(s, where, "index", 0);
+            double[] ratio = s.has("ratio") ? ratio(s, where, index) : null;
+            out.add(new Step(index, f.integer(s, where, "timestep", 0), f.string(s, where, "variant"), coef,
+                    f.strings(s, where, "reads"), f.strings(s, where, "writes"), ratio));
         }
         return out;
     }

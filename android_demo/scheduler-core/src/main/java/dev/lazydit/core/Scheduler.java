@@ -7,14 +7,19 @@ import java.util.List;
 
 /**
  * The step loop of runtime/scheduler.py: for each step, feed the step's graph the latent, timestep,
- * labels, coefficients and the cache slots it reads; keep the slots it writes. All math is in the
- * graphs; this class only moves tensors. A latent bundle's decoder graph then turns the last step's
- * latent into the image.
+ * labels, coefficients, (forecasting, schema 2) the step's forecast ratios and the cache slots it
+ * reads; keep the slots it writes. All math is in the graphs; this class only moves tensors. A latent
+ * bundle's decoder graph then turns the last step's latent into the image.
  *
  * <p>Every buffer is allocated once, in the constructor. The latent alternates between two buffers
  * (step i reads one and the graph writes the next latent into the other), so no step copies or
- * allocates a tensor, and each step's input and output lists are built once up front. The decoder
- * reads the latent buffer the last step wrote and writes an image buffer allocated once too.
+ * allocates a tensor, and each step's input and output lists are built once up front. A forecasting
+ * step's ratios never change between runs, so each such step gets its own {@code ratio} buffer, filled
+ * in the coef dtype here once, rather than one buffer rewritten (and converted again) every step. The
+ * decoder reads the latent buffer the last step wrote and writes an image buffer allocated once too.
+ *
+ * <p>Cache slots start as zeros: a forecasting full step's first delta is taken against them, and the
+ * next skip multiplies it by a ratio of 0.
  */
 public final class Scheduler {
     private final Manifest manifest;
@@ -47,6 +52,10 @@ public final class Scheduler {
             in.add(t);
             in.add(y);
             in.add(coef);
+            TensorSpec ratioSpec = manifest.ratioSpec(e.variant());
+            if (ratioSpec != null) {
+                in.add(ratioBuffer(ratioSpec, e.ratio()));
+            }
             for (String s : e.reads()) {
                 in.add(slots.get(s));
             }
@@ -59,6 +68,15 @@ public final class Scheduler {
             outputs.add(Collections.unmodifiableList(out));
         }
         image = manifest.hasDecoder() ? TensorBuffer.allocate("image", manifest.tensor("image")) : null;
+    }
+
+    /** A step's {@code ratio} input, its values converted to the coef dtype (through float, as coef's are). */
+    private static TensorBuffer ratioBuffer(TensorSpec spec, double[] values) {
+        TensorBuffer b = TensorBuffer.allocate("ratio", spec);
+        for (int k = 0; k < values.length; k++) {
+            b.setFloat(k, (float) values[k]);
+        }
+        return b;
     }
 
     public StepPlan plan() {

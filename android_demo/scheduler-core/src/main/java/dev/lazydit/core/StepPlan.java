@@ -5,9 +5,9 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * What runs at each step, in order: the variant, its timestep and coefficients, the slots it reads
- * and writes, and how lazy the step is (the fraction of the DiT's attention and MLP modules it skips),
- * which the app draws as the lazy-step strip.
+ * What runs at each step, in order: the variant, its timestep, coefficients and forecast ratios, the
+ * slots it reads and writes, and how lazy the step is (the fraction of the DiT's attention and MLP
+ * modules it skips), which the app draws as the lazy-step strip.
  */
 public final class StepPlan {
     /** One step of the plan. */
@@ -32,6 +32,11 @@ public final class StepPlan {
 
         public double[] coef() {
             return step.coef();
+        }
+
+        /** The values of the variant's {@code ratio} input at this step; empty when it takes none. */
+        public double[] ratio() {
+            return step.ratio();
         }
 
         public Variant variant() {

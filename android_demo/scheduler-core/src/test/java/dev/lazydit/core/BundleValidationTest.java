@@ -3,7 +3,10 @@ package dev.lazydit.core;
 import static org.hamcrest.CoreMatchers.containsString;
 import static org.hamcrest.CoreMatchers.not;
 import static org.hamcrest.MatcherAssert.assertThat;
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
@@ -18,11 +21,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Consumer;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
-/** The checks of runtime/bundle.py, on the real tiny bundle and on corrupted copies of it. */
+/**
+ * The checks of runtime/bundle.py, on the real tiny bundle and on corrupted copies of it, schema 2's
+ * forecast ratios on copies rewritten to forecast ({@link ForecastManifest}).
+ */
 public class BundleValidationTest {
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
@@ -39,7 +48,7 @@ public class BundleValidationTest {
     public void opensTheRealBundle() {
         Bundle b = Bundle.open(TestData.bundleDir());
         Manifest m = b.manifest();
-        assertEquals(1, m.schemaVersion());
+        assertEquals(2, m.schemaVersion());
         assertEquals(10, m.steps().size());
         assertEquals(4, m.slots().size());
         assertEquals(2, m.config().depth());
@@ -66,9 +75,9 @@ public class BundleValidationTest {
     @Test
     public void refusesAnUnknownSchemaVersion() throws IOException {
         File bundle = TestData.copyOfBundle(tmp.getRoot());
-        TestData.editManifest(bundle, m -> m.addProperty("schema_version", 2));
+        TestData.editManifest(bundle, m -> m.addProperty("schema_version", 3));
         String msg = refused(bundle, new File(bundle, "manifest.json"));
-        assertThat(msg, containsString("unknown schema_version 2 (this runtime reads 1)"));
+        assertThat(msg, containsString("unknown schema_version 3 (this runtime reads 1, 2)"));
     }
 
     @Test
@@ -260,5 +269,161 @@ public class BundleValidationTest {
         assertThat(refused(empty, new File(empty, "manifest.json")), containsString("not a lazydit bundle"));
         BundleException e = assertThrows(BundleException.class, () -> Bundle.open(new File(empty, "nope")));
         assertThat(e.getMessage(), containsString("bundle folder not found"));
+    }
+
+    /** A copy of the tiny bundle rewritten by {@link ForecastManifest#schema2}, then by {@code edit}. */
+    private File forecasting(Consumer<JsonObject> edit) throws IOException {
+        File bundle = TestData.copyOfBundle(tmp.newFolder());
+        TestData.editManifest(bundle, m -> {
+            ForecastManifest.schema2(m);
+            edit.accept(m);
+        });
+        return bundle;
+    }
+
+    private String refusedForecasting(Consumer<JsonObject> edit) throws IOException {
+        File bundle = forecasting(edit);
+        return refused(bundle, new File(bundle, "manifest.json"));
+    }
+
+    private static JsonObject step(JsonObject m, int i) {
+        return m.getAsJsonArray("steps").get(i).getAsJsonObject();
+    }
+
+    @Test
+    public void opensASchema2ForecastingBundle() throws IOException {
+        Manifest m = Bundle.open(forecasting(x -> { })).manifest();
+        assertEquals(2, m.schemaVersion());
+        Variant v0 = m.variant("v0");
+        Variant v1 = m.variant("v1");
+        assertFalse(v0.takesRatio());
+        assertEquals(Collections.emptyList(), v0.ratioSlots());
+        assertEquals(ForecastManifest.deltas(), v1.ratioSlots());
+        assertNull(m.ratioSpec(v0));
+        assertEquals(new TensorSpec(new int[] {4}, DType.FLOAT32), m.ratioSpec(v1));
+        // Step 0 reads the slots before any step wrote them: it writes their deltas (against the zeros).
+        assertEquals(ForecastManifest.SLOTS, m.steps().get(0).reads());
+        for (Step s : m.steps()) {
+            boolean lazy = s.index() % 2 == 1;
+            assertEquals("step " + s.index(), lazy, s.hasRatio());
+            double[] want = new double[lazy ? 4 : 0];
+            for (int k = 0; k < want.length; k++) {
+                want[k] = ForecastManifest.ratio(s.index(), k);
+            }
+            assertArrayEquals("step " + s.index(), want, s.ratio(), 0);
+        }
+        assertArrayEquals(new double[] {0, 0, 0, 0}, m.steps().get(1).ratio(), 0);
+        assertArrayEquals(m.steps().get(3).ratio(), StepPlan.of(m).get(3).ratio(), 0);
+    }
+
+    @Test
+    public void opensSchema1BundlesAsBefore() throws IOException {
+        File bundle = TestData.copyOfBundle(tmp.newFolder());
+        TestData.editManifest(bundle, m -> m.addProperty("schema_version", 1));
+        assertEquals(1, Bundle.open(bundle).manifest().schemaVersion());
+        // A schema-1 forecasting bundle baked its ratios into the graphs: the forecast table is informational.
+        File baked = TestData.copyOfBundle(tmp.newFolder());
+        TestData.editManifest(baked, ForecastManifest::schema1);
+        Manifest m = Bundle.open(baked).manifest();
+        assertEquals(1, m.schemaVersion());
+        assertFalse(m.variant("v1").takesRatio());
+        assertNull(m.ratioSpec(m.variant("v1")));
+        for (Step s : m.steps()) {
+            assertFalse("step " + s.index(), s.hasRatio());
+        }
+    }
+
+    @Test
+    public void refusesAStepWithTheWrongNumberOfRatios() throws IOException {
+        assertThat(refusedForecasting(m -> step(m, 3).getAsJsonArray("ratio").remove(0)),
+                containsString("step 3 has 3 forecast ratios, variant v1 takes 4; re-export the bundle"));
+        assertThat(refusedForecasting(m -> step(m, 5).remove("ratio")),
+                containsString("step 5 has 0 forecast ratios, variant v1 takes 4; re-export the bundle"));
+        assertThat(refusedForecasting(m -> step(m, 1).getAsJsonArray("ratio").add(0.0)),
+                containsString("step 1 has 5 forecast ratios, variant v1 takes 4"));
+    }
+
+    @Test
+    public void refusesRatiosOnAStepWhoseVariantTakesNone() throws IOException {
+        assertThat(refusedForecasting(m -> step(m, 2).add("ratio", new JsonArray())),
+                containsString("step 2 has 0 forecast ratios, variant v0 takes 0; re-export the bundle"));
+        File bundle = TestData.copyOfBundle(tmp.newFolder());
+        TestData.editManifest(bundle, m -> {
+            JsonArray r = new JsonArray();
+            r.add(0.5);
+            step(m, 1).add("ratio", r);
+        });
+        assertThat(refused(bundle, new File(bundle, "manifest.json")),
+                containsString("step 1 has 1 forecast ratios, variant v1 takes 0; re-export the bundle"));
+    }
+
+    @Test
+    public void refusesARatioThatIsNotFinite() throws IOException {
+        File bundle = forecasting(m -> step(m, 3).getAsJsonArray("ratio").set(2, new JsonPrimitive("MARKER")));
+        putLiteral(bundle, "MARKER", "-1e400");
+        assertThat(refused(bundle, new File(bundle, "manifest.json")),
+                containsString("step 3 ratio is -Infinity, not a finite number; the manifest is damaged, re-export it"));
+    }
+
+    @Test
+    public void refusesASchema1ForecastTableInSchema2() throws IOException {
+        String msg = refusedForecasting(m -> {
+            JsonObject table = new JsonObject();
+            table.addProperty("cache_0_attn_delta", 0.5);
+            ForecastManifest.variant(m, 1, "v1").add("forecast", table);
+        });
+        assertThat(msg, containsString("variant v1 has a schema-1 forecast table"));
+        assertThat(msg, containsString("re-export the bundle"));
+    }
+
+    @Test
+    public void refusesRatioSlotsInSchema1() throws IOException {
+        assertThat(refusedForecasting(m -> m.addProperty("schema_version", 1)),
+                containsString("variant v1 has ratio_slots, which need schema_version 2"));
+    }
+
+    @Test
+    public void refusesInputsThatDoNotMatchTheRatioSlots() throws IOException {
+        // A forecasting graph without its ratio input, and a holding graph with one.
+        assertThat(refusedForecasting(m -> {
+            JsonArray in = ForecastManifest.variant(m, 1, "v1").getAsJsonArray("inputs");
+            in.remove(4);
+        }), containsString("variant v1 inputs must be x, t, y, coef, ratio, then its reads"));
+        assertThat(refusedForecasting(m -> {
+            JsonObject v0 = ForecastManifest.variant(m, 0, "v0");
+            List<String> in = ForecastManifest.strings(v0.getAsJsonArray("inputs"));
+            in.add(4, "ratio");
+            v0.add("inputs", ForecastManifest.array(in));
+        }), containsString("variant v0 inputs must be x, t, y, coef, then its reads"));
+    }
+
+    @Test
+    public void refusesRatioSlotsThatAreNotDeltasTheVariantReads() throws IOException {
+        assertThat(refusedForecasting(m -> ForecastManifest.variant(m, 1, "v1").getAsJsonArray("ratio_slots")
+                .set(3, new JsonPrimitive("cache_7_mlp_delta"))),
+                containsString("variant v1 ratio slot cache_7_mlp_delta is not a delta slot it reads"));
+        assertThat(refusedForecasting(m -> ForecastManifest.variant(m, 1, "v1").getAsJsonArray("ratio_slots")
+                .set(0, new JsonPrimitive("cache_0_attn"))),
+                containsString("invalid manifest at variants/1/ratio_slots/0: 'cache_0_attn' does not match"));
+        assertThat(refusedForecasting(m -> ForecastManifest.variant(m, 1, "v1").add("ratio_slots", new JsonArray())),
+                containsString("invalid manifest at variants/1/ratio_slots: [] should be non-empty"));
+    }
+
+    @Test
+    public void stillRefusesAReadOfASlotWhoseDeltaTheStepDoesNotWrite() throws IOException {
+        // v0 stops writing cache_0_attn's delta: its read of cache_0_attn on step 0 has no excuse left.
+        String msg = refusedForecasting(m -> {
+            JsonObject v0 = ForecastManifest.variant(m, 0, "v0");
+            List<String> writes = ForecastManifest.strings(v0.getAsJsonArray("writes"));
+            List<String> outputs = ForecastManifest.strings(v0.getAsJsonArray("outputs"));
+            writes.remove("cache_0_attn_delta");
+            outputs.remove("new_cache_0_attn_delta");
+            v0.add("writes", ForecastManifest.array(writes));
+            v0.add("outputs", ForecastManifest.array(outputs));
+            for (int i = 0; i < m.getAsJsonArray("steps").size(); i += 2) {
+                step(m, i).add("writes", ForecastManifest.array(writes));
+            }
+        });
+        assertThat(msg, containsString("step 0 reads cache_0_attn before any step writes it"));
     }
 }

@@ -12,8 +12,8 @@ import org.junit.Test;
 
 /**
  * The step loop on the embedded model's bundle (what the app ships: 20 steps, 50% lazy, forecasting:
- * 16 cache slots and their 16 delta slots), against the golden trace the Python and native tests
- * check too. Runs when
+ * 16 cache slots and their 16 delta slots, the ratios fed per step as schema 2 does), against the
+ * golden trace the Python and native tests check too. Runs when
  * {@code lazydit.embedded.bundle} and {@code lazydit.embedded.recording} are set
  * (tests/test_android_core.py sets them).
  */
@@ -53,5 +53,13 @@ public class EmbeddedGoldenTest {
             assertEquals("buffers used for " + slot, 1, runner.distinctBuffers(slot));
         }
         assertEquals(2, runner.distinctBuffers("x"));
+        // Schema 2 feeds each forecasting step its own ratio buffer, built with the scheduler.
+        int forecasting = 0;
+        for (Step s : bundle.manifest().steps()) {
+            forecasting += s.hasRatio() ? 1 : 0;
+        }
+        assertEquals(2, bundle.manifest().schemaVersion());
+        assertEquals(10, forecasting);
+        assertEquals(forecasting, runner.distinctBuffers("ratio"));
     }
 }

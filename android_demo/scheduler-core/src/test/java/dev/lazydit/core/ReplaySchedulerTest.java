@@ -88,6 +88,8 @@ public class ReplaySchedulerTest {
         for (String name : new String[] {"t", "y", "coef"}) {
             assertEquals("buffers used for " + name, 1, runner.distinctBuffers(name));
         }
+        // A holding bundle's graphs take no ratio input.
+        assertEquals(0, runner.distinctBuffers("ratio"));
         // The latent ping-pongs between two buffers: a graph never writes the buffer it reads.
         assertEquals(2, runner.distinctBuffers("x"));
         assertEquals(4L * 2 * 16 * 32 * bundle.manifest().slots().size(), scheduler.slots().totalBytes());
