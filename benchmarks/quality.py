@@ -78,16 +78,16 @@ def measure_step_graphs(
     fc = {k: v["median"] for k, v in by["lazy_forecast"]["per_variant_step_ms"].items()}
     # Per run: what a trajectory costs beyond its steps (the scheduler loop), from the DDIM-20 runs.
     overhead = max(0.0, by["ddim_n"]["total_ms"]["median"] - by["ddim_n"]["step_sum_ms"]["median"]) / 20
-    # interval:2 graphs (see graphs.plan_variants): hold v0 full, v1 all-cached; forecast v2 full writing
-    # deltas, v3 all-cached forecasting.
+    # interval:2 graphs (see graphs.plan_variants): hold v0 full, v1 all-cached; forecast v0 full writing
+    # deltas, v1 all-cached forecasting.
     return {
         "backend": backend,
         "threads": threads,
         "dense_step_ms": dense,
         "full_step_ms": lazy["v0"],
         "cached_step_ms": lazy["v1"],
-        "full_delta_step_ms": fc["v2"],
-        "forecast_step_ms": fc["v3"],
+        "full_delta_step_ms": fc["v0"],
+        "forecast_step_ms": fc["v1"],
         "loop_ms_per_step": overhead,
         "latency_report": report,
     }

@@ -23,14 +23,14 @@ from lazydit.runtime.bundle import sha256_file
 
 from .checkpoint import fingerprint
 from .diffusion import check_guidance_rule, ddim_steps, guidance_rule_of
-from .graphs import StepGraph, example_inputs, parse_slot, plan_variants
+from .graphs import StepGraph, example_inputs, modulation_of, parse_slot, plan_variants, step_plans
 from .lower import dir_size, lower_coreml, lower_executorch, lower_onnx
 from .macs import forward_macs
 from .model import DiT, count_parameters
 from .names import DTYPES, TARGETS
 from .schedule import Schedule
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: forecast ratios are a graph input fed per step (1: baked into the graphs)
 
 
 @dataclass
@@ -290,12 +290,15 @@ def quantized_graphs(model: DiT, variants, opts: ExportOptions) -> dict[str, Ste
     from torchao.quantization.quant_api import Int8DynamicActivationIntxWeightConfig, quantize_
 
     q = copy.deepcopy(model)
+    # The graphs first: their regrouped adaLN rows (graphs.Modulation) are copied from float weights, and are
+    # then quantized in place with the model's own linear layers.
+    graphs = {v.name: _step_graph(q, v, opts) for v in variants}
     quantize_(
-        q,
+        torch.nn.ModuleList([q, modulation_of(q)]),
         Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
         filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m.weight.shape[0] > 1,
     )
-    return {v.name: _step_graph(q, v, opts) for v in variants}
+    return graphs
 
 
 def _step_graph(model: DiT, variant, opts: ExportOptions) -> StepGraph:
@@ -334,6 +337,7 @@ def build_manifest(
     fm = forward_macs(c)
     steps = ddim_steps(schedule.num_steps)
     patterns = {v.name: v for v in variants}
+    plans = step_plans(schedule)
     tensor_dtype = opts.dtype
     tensors = {
         "x": {"shape": [B, c.in_channels, c.input_size, c.input_size], "dtype": tensor_dtype},
@@ -385,7 +389,7 @@ def build_manifest(
                 "reads": v.reads,
                 "writes": v.writes,
                 "skipped_modules": len(v.skip),
-                **({"forecast": v.forecast_ratios} if v.forecast else {}),
+                **({"ratio_slots": v.ratio_slots} if v.forecast else {}),
                 "macs_per_image": fm.step(
                     [[(b, m) in v.skip for m in range(2)] for b in range(c.depth)], opts.cfg_scale
                 ),
@@ -400,6 +404,7 @@ def build_manifest(
                 "coef": [float(x) for x in s.coefficients()],
                 "reads": patterns[per_step[s.index]].reads,
                 "writes": patterns[per_step[s.index]].writes,
+                **({"ratio": list(plans[s.index].ratios)} if plans[s.index].forecast else {}),
             }
             for s in steps
         ],

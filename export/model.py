@@ -128,15 +128,20 @@ class TimestepEmbedder(nn.Module):
         self.frequency_embedding_size = frequency_embedding_size
 
     @staticmethod
+    def frequencies(dim: int, max_period: int = 10000, freq_shift: int = 0, device=None) -> torch.Tensor:
+        """The ``dim // 2`` frequencies of :meth:`timestep_embedding` (float32)."""
+        half = dim // 2
+        return torch.exp(
+            -math.log(max_period)
+            * torch.arange(start=0, end=half, dtype=torch.float32, device=device)
+            / (half - freq_shift)
+        )
+
+    @staticmethod
     def timestep_embedding(t: torch.Tensor, dim: int, max_period: int = 10000, freq_shift: int = 0) -> torch.Tensor:
         """Sinusoidal embeddings of (possibly fractional) timesteps, cos half first as in DiT (``freq_shift`` 1:
         diffusers' frequencies)."""
-        half = dim // 2
-        freqs = torch.exp(
-            -math.log(max_period)
-            * torch.arange(start=0, end=half, dtype=torch.float32, device=t.device)
-            / (half - freq_shift)
-        )
+        freqs = TimestepEmbedder.frequencies(dim, max_period, freq_shift, t.device)
         args = t[:, None].float() * freqs[None]
         embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
         if dim % 2:

@@ -11,12 +11,13 @@ from lazydit.runtime.backends import register_backend
 
 from .checkpoint import load_dit
 from .diffusion import manifest_guidance_rule
-from .graphs import DecodeGraph, StepGraph, Variant
+from .graphs import DecodeGraph, StepGraph, Variant, baked_ratios
 from .vae import load_vae
 
 
 class TorchBackend:
     name = "torch"
+    fresh_outputs = True  # every run returns new arrays
 
     def __init__(self, bundle, threads: int | None = None):
         if threads:
@@ -27,7 +28,12 @@ class TorchBackend:
         if m["dtype"] == "float16":
             dit = dit.half()
         self.graphs = {}
+        # Schema-1 forecasting variants baked their ratios into the graphs; this graph takes them as an input.
+        self.baked = {}
         for v in m["variants"]:
+            ratios = baked_ratios(v)
+            if ratios is not None:
+                self.baked[v["name"]] = np.array(ratios, dtype=np.float16 if m["dtype"] == "float16" else np.float32)
             self.graphs[v["name"]] = StepGraph(
                 dit,
                 Variant.from_manifest(v),
@@ -50,6 +56,8 @@ class TorchBackend:
 
     def run(self, variant: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         t = self._torch
+        if variant in self.baked:
+            inputs = [*inputs[:4], self.baked[variant], *inputs[4:]]
         with t.no_grad():
             outs = self.graphs[variant](*[t.from_numpy(a) for a in inputs])
         return [o.numpy() for o in outs]

@@ -15,7 +15,7 @@ import numpy as np
 
 from lazydit.errors import UserError
 
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32}
 
@@ -40,6 +40,12 @@ class Bundle:
     def tensor_spec(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
         spec = self.manifest["tensors"]["cache" if name.startswith(("cache_", "new_cache_")) else name]
         return tuple(spec["shape"]), np.dtype(DTYPES[spec["dtype"]])
+
+    def ratio_spec(self, variant: dict) -> tuple[tuple[int, ...], np.dtype] | None:
+        """Shape and dtype of a variant's ``ratio`` input (schema 2; None when it takes none): one value per
+        ``ratio_slots`` entry, in the dtype of ``coef``."""
+        slots = variant.get("ratio_slots")
+        return ((len(slots),), self.tensor_spec("coef")[1]) if slots else None
 
     def has_target(self, target: str) -> bool:
         return target in self.manifest["targets"]
@@ -159,9 +165,20 @@ def _validate_consistency(m: dict, mpath: Path) -> None:
         for c in s["coef"]:
             _finite(c, f"step {s['index']} coef", mpath)
         _finite(s["timestep"], f"step {s['index']} timestep", mpath)
+    version = m["schema_version"]
     for v in m["variants"]:
+        if version >= 2 and "forecast" in v:
+            raise UserError(
+                f"{mpath}: variant {v['name']} has a schema-1 forecast table; schema 2 feeds ratios per step "
+                "(ratio_slots); re-export the bundle"
+            )
+        if version < 2 and "ratio_slots" in v:
+            raise UserError(f"{mpath}: variant {v['name']} has ratio_slots, which need schema_version 2")
         for r in (v.get("forecast") or {}).values():
             _finite(r, f"variant {v['name']} forecast ratio", mpath)
+    for s in m["steps"]:
+        for r in s.get("ratio", []):
+            _finite(r, f"step {s['index']} ratio", mpath)
     for target, (key, what) in _TARGET_GRAPHS.items():
         if target in m["targets"]:
             have = m["targets"][target].get(key, {})
@@ -190,8 +207,14 @@ def _validate_consistency(m: dict, mpath: Path) -> None:
         for s in v["reads"] + v["writes"]:
             if s not in slots:
                 raise UserError(f"{mpath}: variant {v['name']} uses undeclared cache slot {s}")
-        if v["inputs"][:4] != ["x", "t", "y", "coef"] or v["inputs"][4:] != v["reads"]:
-            raise UserError(f"{mpath}: variant {v['name']} inputs must be x, t, y, coef, then its reads")
+        ratio_slots = v.get("ratio_slots", [])
+        fed = ["ratio"] if ratio_slots else []
+        if v["inputs"] != ["x", "t", "y", "coef", *fed, *v["reads"]]:
+            order = "x, t, y, coef, ratio, then its reads" if fed else "x, t, y, coef, then its reads"
+            raise UserError(f"{mpath}: variant {v['name']} inputs must be {order}")
+        for s in ratio_slots:
+            if not s.endswith("_delta") or s not in v["reads"]:
+                raise UserError(f"{mpath}: variant {v['name']} ratio slot {s} is not a delta slot it reads")
     written: set[str] = set()
     for s in m["steps"]:
         if s["variant"] not in names:
@@ -199,7 +222,15 @@ def _validate_consistency(m: dict, mpath: Path) -> None:
         v = next(v for v in m["variants"] if v["name"] == s["variant"])
         if s["reads"] != v["reads"] or s["writes"] != v["writes"]:
             raise UserError(f"{mpath}: step {s['index']} slots disagree with variant {v['name']}")
-        missing = [r for r in s["reads"] if r not in written]
+        n_ratio = len(v.get("ratio_slots", []))
+        if len(s.get("ratio", [])) != n_ratio or ("ratio" in s) != bool(n_ratio):
+            raise UserError(
+                f"{mpath}: step {s['index']} has {len(s.get('ratio', []))} forecast ratios, variant {v['name']} "
+                f"takes {n_ratio}; re-export the bundle"
+            )
+        # A module that writes a delta reads its old output, which is the slot's initial zeros the first time.
+        olds = {w[: -len("_delta")] for w in s["writes"] if w.endswith("_delta")}
+        missing = [r for r in s["reads"] if r not in written and r not in olds]
         if missing:
             raise UserError(f"{mpath}: step {s['index']} reads {missing[0]} before any step writes it")
         written.update(s["writes"])

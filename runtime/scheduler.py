@@ -1,7 +1,12 @@
-"""The step scheduler: for each step pick the step's graph, feed it the latent, timestep, labels, coefficients
-and the cache slots it reads, keep the slots it writes. It only moves tensors; all math is in the graphs.
+"""The step scheduler: for each step pick the step's graph, feed it the latent, timestep, labels, coefficients,
+(forecasting) the step's ratios and the cache slots it reads, keep the slots it writes. It only moves tensors;
+all math is in the graphs.
 
-Cache buffers are allocated once per scheduler and overwritten in place, never reallocated per step.
+Slots start as zeros, and the ones a step reads before any step wrote them (a forecasting full step's old
+outputs, whose first delta the next skip multiplies by r = 0) are zeros again at the start of every run, so
+every run feeds the graphs what the golden run fed them.
+A backend whose outputs are new arrays on every call (``fresh_outputs``) hands them over as the written slots;
+for any other backend they are copied into buffers allocated once per scheduler.
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ class RunResult:
     decode_ms: float = 0.0
 
 
+def _read_before_written(steps: list[dict]) -> list[str]:
+    written: set[str] = set()
+    first: list[str] = []
+    for step in steps:
+        first += [r for r in step["reads"] if r not in written and r not in first]
+        written.update(step["writes"])
+    return first
+
+
 def initial_noise(bundle: Bundle, seed: int) -> np.ndarray:
     """Gaussian noise of the latent's shape from numpy's PCG64 generator (the same on every backend)."""
     shape, dtype = bundle.tensor_spec("x")
@@ -45,6 +59,11 @@ class Scheduler:
         _, coef_dtype = bundle.tensor_spec("coef")
         self.t = [np.array([s["timestep"]], dtype=np.float32) for s in self.steps]
         self.coef = [np.array(s["coef"], dtype=coef_dtype) for s in self.steps]
+        # Schema 2 forecasting steps: the ratio input ahead of the slots (schema 1 graphs bake it in).
+        self.ratio = [[np.array(s["ratio"], dtype=coef_dtype)] if "ratio" in s else [] for s in self.steps]
+        self.take_outputs = bool(getattr(backend, "fresh_outputs", False))
+        self.zeros = np.zeros(cache_shape, dtype=cache_dtype)  # only ever read: taken outputs replace it
+        self.zero_at_start = _read_before_written(self.steps)
         self.x_shape, self.x_dtype = bundle.tensor_spec("x")
 
     def labels(self, classes: list[int] | int) -> np.ndarray:
@@ -64,18 +83,26 @@ class Scheduler:
         x = initial_noise(self.bundle, seed) if noise is None else np.ascontiguousarray(noise, dtype=self.x_dtype)
         if x.shape != self.x_shape:
             raise UserError(f"noise has shape {x.shape}, the bundle needs {self.x_shape}")
+        for slot in self.zero_at_start:
+            if self.take_outputs:
+                self.slots[slot] = self.zeros
+            else:
+                self.slots[slot].fill(0)
         step_ms, names = [], []
         per_variant: dict[str, list[float]] = {}
         t_all = time.perf_counter()
         for i, step in enumerate(self.steps):
             v = self.variants[step["variant"]]
-            inputs = [x, self.t[i], y, self.coef[i], *(self.slots[s] for s in v["reads"])]
+            inputs = [x, self.t[i], y, self.coef[i], *self.ratio[i], *(self.slots[s] for s in v["reads"])]
             t0 = time.perf_counter()
             outs = self.backend.run(v["name"], inputs)
             ms = (time.perf_counter() - t0) * 1000
             x = outs[0]
             for slot, arr in zip(v["writes"], outs[1:]):
-                np.copyto(self.slots[slot], arr)
+                if self.take_outputs:
+                    self.slots[slot] = arr
+                else:
+                    np.copyto(self.slots[slot], arr)
             step_ms.append(ms)
             names.append(v["name"])
             per_variant.setdefault(v["name"], []).append(ms)

@@ -45,9 +45,9 @@ def test_quality_against_latency(tiny_eval, tmp_path, native_runner):
     assert rows["interval:4:2"]["latency_ms"] == pytest.approx(
         2 * g["full_step_ms"] + 2 * g["cached_step_ms"] + 4 * loop
     )
-    # Forecasting: full, hold (one output so far), full writing deltas, forecast, full writing deltas, forecast.
+    # Forecasting: every full step writes deltas, every all-cached step forecasts (the first with r = 0).
     assert rows["interval:6:2@forecast"]["latency_ms"] == pytest.approx(
-        g["full_step_ms"] + g["cached_step_ms"] + 2 * g["full_delta_step_ms"] + 2 * g["forecast_step_ms"] + 6 * loop
+        3 * g["full_delta_step_ms"] + 3 * g["forecast_step_ms"] + 6 * loop
     )
     assert rows["interval:6:2@forecast"]["reuse"] == "forecast" and rows["interval:4:2"]["reuse"] == "hold"
     assert rows["interval:6:3"]["laziness"] == pytest.approx(4 / 6)

@@ -38,7 +38,7 @@ def test_manifest_validates_against_the_schema(request, name):
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft202012Validator(schema).validate(m)
     assert (m["schema_version"], m["format"], m["batch"], m["guidance_scale"], m["dtype"]) == (
-        1,
+        2,
         "lazydit-bundle",
         1,
         1.5,
@@ -160,8 +160,12 @@ def test_forecast_bundle_runs_its_forecast_on_every_backend(forecast_bundle, int
     variants, per_step = plan_variants(sched)
     assert [Variant.from_manifest(v) for v in m["variants"]] == variants
     assert [s["variant"] for s in m["steps"]] == per_step
-    assert m["variants"][3]["forecast"] == {f"cache_{b}_{k}_delta": 0.5 for b in range(2) for k in ("attn", "mlp")}
-    assert set(m["targets"]["coreml"]["functions"]) == {"v0", "v1", "v2", "v3"}
+    # Two graphs, as holding: the ratio is an input, fed per step (0 while a module has one output).
+    deltas = [f"cache_{b}_{k}_delta" for b in range(2) for k in ("attn", "mlp")]
+    assert [v["name"] for v in m["variants"]] == ["v0", "v1"] and m["variants"][1]["ratio_slots"] == deltas
+    assert m["variants"][1]["inputs"][:5] == ["x", "t", "y", "coef", "ratio"] and "forecast" not in m["variants"][1]
+    assert [s.get("ratio") for s in m["steps"][:4]] == [None, [0.0] * 4, None, [0.5] * 4]
+    assert set(m["targets"]["coreml"]["functions"]) == {"v0", "v1"}
     # The exporter compared every graph and the whole trajectory with eager forecasting sampling.
     report = json.loads((forecast_bundle / "verification.json").read_text())
     assert set(report["trajectory"]) == {"executorch", "onnxruntime"}

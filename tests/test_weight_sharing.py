@@ -10,9 +10,21 @@ from helpers import read_manifest
 
 
 def _linear_weights(ckpt: Path) -> dict[str, np.ndarray]:
+    """The matrices the step graphs use: the checkpoint's linear weights, with the blocks' adaLN rows as the
+    graphs regroup them (graphs.Modulation: one gates matrix, one shift-and-scale matrix per block and module)."""
     from safetensors.numpy import load_file
 
-    return {k: v for k, v in load_file(str(ckpt)).items() if v.ndim == 2 and v.size >= 256}
+    from lazydit.export.checkpoint import load_dit
+    from lazydit.export.graphs import modulation_of
+
+    weights = {
+        k: v
+        for k, v in load_file(str(ckpt)).items()
+        if v.ndim == 2 and v.size >= 256 and not (k.startswith("blocks.") and ".adaLN_modulation." in k)
+    }
+    regrouped = modulation_of(load_dit(ckpt)).state_dict()
+    weights.update({f"modulation.{k}": v.numpy() for k, v in regrouped.items() if v.ndim == 2})
+    return weights
 
 
 def _copies(blob: bytes, w: np.ndarray, dtype: str) -> int:
@@ -21,8 +33,9 @@ def _copies(blob: bytes, w: np.ndarray, dtype: str) -> int:
 
 
 def _v1_weight_bytes(weights: dict[str, np.ndarray]) -> int:
-    """Bytes of the matrices the all-skipping variant v1 still uses (everything but attention and MLP)."""
-    return sum(w.nbytes for k, w in weights.items() if ".attn." not in k and ".mlp." not in k)
+    """Bytes of the matrices the all-skipping variant v1 still uses (everything but attention, MLP and the
+    shift-and-scale rows of the modules it skips)."""
+    return sum(w.nbytes for k, w in weights.items() if not any(p in k for p in (".attn.", ".mlp.", "shift_scale")))
 
 
 def test_executorch_stores_each_weight_once(interval_bundle, dense_bundle, tiny_ckpt):

@@ -67,11 +67,22 @@ def cmd_bench_memory(args) -> None:
     res = measure_memory(args.lazy, args.dense, args.runner)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
-    for side in ("python", "native"):
+    for side in ("python", "python_unshared", "native"):
         if res[side]:
             d = res[side]["dense"].get("peak_rss_mib") or res[side]["dense"]["memory"]["peak_rss_kb"] / 1024
             z = res[side]["lazy"].get("peak_rss_mib") or res[side]["lazy"]["memory"]["peak_rss_kb"] / 1024
             print(f"{side}: dense {d:.0f} MiB, lazy (all variants) {z:.0f} MiB, ratio {z / d:.3f}")
+    print(f"wrote {args.out}")
+
+
+def cmd_bench_ops(args) -> None:
+    from lazydit.benchmarks.op_profile import profile_ops, render_ops
+    from lazydit.files import atomic_write
+
+    res = profile_ops(args.bundle, args.repeat, args.threads)
+    with atomic_write(args.out) as tmp:
+        tmp.write_text(json.dumps(res, indent=1))
+    print(render_ops(res))
     print(f"wrote {args.out}")
 
 
@@ -335,6 +346,20 @@ def register(sub) -> None:
     p.add_argument("--threads", type=thread_count, default=None, help="threads of the backend")
     p.add_argument("--out", type=Path, default=Path("out/bench/overhead.json"), help="report file")
     p.set_defaults(func=cmd_bench_overhead)
+
+    p = add_command(
+        bsub,
+        "ops",
+        "per-operator time of each step graph (ETDump), inside and outside XNNPACK",
+        "Replays the bundle's golden run on ExecuTorch with ETDump on and reports, per variant, the execute "
+        "time inside and outside XNNPACK delegate calls and the time of every operator kind.",
+        "lazydit bench ops --bundle out/demo/lazydit-20",
+    )
+    p.add_argument("--bundle", type=Path, default=Path("out/demo/lazydit-20"), metavar="DIR", help="bundle folder")
+    p.add_argument("--repeat", type=positive_int, default=3, help="runs of the golden trajectory")
+    p.add_argument("--threads", type=thread_count, default=None, help="threads of the backend")
+    p.add_argument("--out", type=Path, default=Path("out/bench/ops.json"), help="report file")
+    p.set_defaults(func=cmd_bench_ops)
 
     p = add_command(
         bsub,

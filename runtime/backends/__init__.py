@@ -44,6 +44,7 @@ class TappedBackend:
         self.inner = inner
         self.name = inner.name
         self.on_run = on_run
+        self.fresh_outputs = getattr(inner, "fresh_outputs", False)
 
     def run(self, variant, inputs):
         outputs = self.inner.run(variant, inputs)
@@ -67,7 +68,8 @@ def check_graph_io(
     ``variant``: a graph from another export would otherwise run on wrong buffers."""
     v = bundle.variants[variant]
     for kind, got, names in (("input", inputs, v["inputs"]), ("output", outputs, v["outputs"])):
-        want = [(tuple(bundle.tensor_spec(n)[0]), str(bundle.tensor_spec(n)[1])) for n in names]
+        specs = [bundle.ratio_spec(v) if n == "ratio" else bundle.tensor_spec(n) for n in names]
+        want = [(tuple(shape), str(dtype)) for shape, dtype in specs]
         if len(got) != len(want):
             raise UserError(
                 f"{where}: the graph of variant {variant} has {len(got)} {kind}s, the manifest says "

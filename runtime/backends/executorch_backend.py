@@ -1,6 +1,18 @@
-"""ExecuTorch's Python runtime (executorch 1.5.1): one program, one method per variant, loaded once."""
+"""ExecuTorch's Python runtime (executorch 1.5.1): one program, one method per variant, loaded once.
+
+XNNPACK packs the weights of every delegate when its method loads. With its weight cache on, the packed
+weights are looked up by their named-data key (the sha256 of the weight), so the methods of a bundle, which
+use the same weights, hold one packed copy between them, as the native runner and the Android AAR do. The
+Python bindings of 1.5.1 pass no backend options, so :func:`share_packed_weights` sets the XNNPACK backend's
+process-wide default through ``executorch::runtime::set_option``, the C++ runtime's own entry point.
+``LAZYDIT_XNNPACK_WEIGHT_CACHE=0`` leaves it off (to measure what it saves).
+"""
 
 from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -12,12 +24,54 @@ from . import check_graph_io, loader_error
 _SCALAR_TYPES = {6: "float32", 5: "float16", 3: "int32", 4: "int64"}
 
 
+# executorch::runtime::set_option(const char* backend, Span<BackendOption>) in libexecutorch.so, and the layout
+# of BackendOption in executorch 1.5's runtime/backend/options.h: char key[64], then
+# std::variant<bool, int, std::array<char, 256>> (256 bytes of storage, then its one-byte index; 324 in all).
+_SET_OPTION = "_ZN10executorch7runtime10set_optionEPKcNS0_4SpanINS0_13BackendOptionEEE"
+_ABI_VERSIONS = ("1.5.",)
+
+
+class _BackendOption(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_char * 64), ("value", ctypes.c_ubyte * 256), ("index", ctypes.c_ubyte)]
+
+
+_weight_cache: bool | None = None
+
+
+def share_packed_weights() -> bool:
+    """Turn XNNPACK's weight cache on for every program loaded from now on; False where this build of
+    ExecuTorch offers no such switch (then each method packs its own copy, as before)."""
+    global _weight_cache
+    if _weight_cache is not None:
+        return _weight_cache
+    _weight_cache = False
+    if os.environ.get("LAZYDIT_XNNPACK_WEIGHT_CACHE", "1") == "0":
+        return False
+    try:
+        import executorch
+        from executorch import version
+
+        if ctypes.sizeof(_BackendOption) != 324 or not version.__version__.startswith(_ABI_VERSIONS):
+            return False
+        lib = next(Path(p) / "lib" / "libexecutorch.so" for p in executorch.__path__ if (Path(p) / "lib").is_dir())
+        fn = getattr(ctypes.CDLL(str(lib)), _SET_OPTION)
+    except (ImportError, OSError, AttributeError, StopIteration):
+        return False
+    fn.restype = ctypes.c_uint32
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]  # a Span is passed as (data, size)
+    option = _BackendOption(key=b"weight_cache_enabled", index=0)  # index 0: the variant holds a bool
+    option.value[0] = 1
+    _weight_cache = fn(b"XnnpackBackend", ctypes.addressof(option), 1) == 0
+    return _weight_cache
+
+
 def _tensor(info) -> tuple[tuple, str]:
     return tuple(info.sizes()), _SCALAR_TYPES.get(int(info.dtype()), f"scalar type {int(info.dtype())}")
 
 
 class ExecuTorchBackend:
     name = "executorch"
+    fresh_outputs = True  # execute() copies every output into a new tensor
 
     def __init__(self, bundle, threads: int | None = None):
         try:
@@ -31,6 +85,7 @@ class ExecuTorchBackend:
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)
+        self.weight_cache = share_packed_weights()
         path = bundle.path(bundle.manifest["targets"]["executorch"]["file"])
         self.path, self.bundle = path, bundle
         # The loader's parser is native code that a damaged file can abort inside: look at the header first.

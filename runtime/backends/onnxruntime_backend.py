@@ -39,6 +39,7 @@ def _check_label_table(model, bundle, path) -> None:
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    fresh_outputs = True  # every run returns new arrays
 
     def __init__(self, bundle, threads: int | None = None):
         try:

@@ -3,6 +3,7 @@
 // the fields the runner reads rather than in full.
 #include "bundle.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -228,17 +229,34 @@ void read_variants(const Reader& r, const json& m, Bundle& b) {
     for (const auto* list : {&v.reads, &v.writes})
       for (const auto& s : *list)
         if (!slots.count(s)) r.inconsistent("variant " + v.name + " uses undeclared cache slot " + s);
+    if (variants[i].contains("ratio_slots")) {
+      if (b.schema_version < 2)
+        r.inconsistent("variant " + v.name + " has ratio_slots, which need schema_version 2");
+      v.ratio_slots = r.strings(variants[i], "ratio_slots", where);
+      if (v.ratio_slots.empty()) r.fail(where + "/ratio_slots", "[] should be non-empty");
+      for (const auto& s : v.ratio_slots) {
+        const bool delta = s.size() > 6 && s.compare(s.size() - 6, 6, "_delta") == 0;
+        if (!delta || std::find(v.reads.begin(), v.reads.end(), s) == v.reads.end())
+          r.inconsistent("variant " + v.name + " ratio slot " + s + " is not a delta slot it reads");
+      }
+    }
+    const bool fed = !v.ratio_slots.empty();
     std::vector<std::string> want_inputs = {"x", "t", "y", "coef"};
+    if (fed) want_inputs.push_back("ratio");
     want_inputs.insert(want_inputs.end(), v.reads.begin(), v.reads.end());
-    if (inputs != want_inputs) r.inconsistent("variant " + v.name + " inputs must be x, t, y, coef, then its reads");
+    if (inputs != want_inputs)
+      r.inconsistent("variant " + v.name + " inputs must be x, t, y, coef, " + (fed ? "ratio, " : "") + "then its reads");
     if (outputs.size() != 1 + v.writes.size())
       r.inconsistent("variant " + v.name + " must output x_next and one tensor per written slot");
     for (const auto& other : b.variants)
       if (other.name == v.name) r.inconsistent("variant " + v.name + " is listed twice");
-    // Forecast ratios are the exporter's record of what a forecasting variant's graph computes; the runner does
-    // not use them, but a non-finite one means the graph extrapolates with it too.
+    // Schema 1's forecast table is the exporter's record of the ratios a graph bakes in; the runner does not use
+    // it, but a non-finite one means the graph extrapolates with it too. Schema 2 feeds them per step instead.
     auto fit = variants[i].find("forecast");
     if (fit != variants[i].end()) {
+      if (b.schema_version >= 2)
+        r.inconsistent("variant " + v.name + " has a schema-1 forecast table; schema 2 feeds ratios per step "
+                       "(ratio_slots); re-export the bundle");
       if (!fit->is_object()) r.fail(where + "/forecast", "expected an object");
       for (const auto& [key, ratio] : fit->items()) r.number(ratio, where + "/forecast/" + key);
     }
@@ -268,9 +286,22 @@ void read_steps(const Reader& r, const json& m, Bundle& b) {
     const Variant& v = b.variants[vi];
     if (reads != v.reads || writes != v.writes)
       r.inconsistent("step " + std::to_string(s.index) + " slots disagree with variant " + v.name);
+    const std::string step_name = "step " + std::to_string(s.index);
+    if (steps[i].contains("ratio")) {
+      const json& ratio = r.array(steps[i], "ratio", where);
+      for (size_t k = 0; k < ratio.size(); ++k)
+        s.ratio.push_back(r.number(ratio[k], where + "/ratio/" + std::to_string(k)));
+    }
+    if (s.ratio.size() != v.ratio_slots.size() || steps[i].contains("ratio") != !v.ratio_slots.empty())
+      r.inconsistent(step_name + " has " + std::to_string(s.ratio.size()) + " forecast ratios, variant " + v.name +
+                     " takes " + std::to_string(v.ratio_slots.size()) + "; re-export the bundle");
+    // A module that writes a delta reads its old output: the first time, the slot's initial zeros.
+    std::set<std::string> olds;
+    for (const auto& w : writes)
+      if (w.size() > 6 && w.compare(w.size() - 6, 6, "_delta") == 0) olds.insert(w.substr(0, w.size() - 6));
     for (const auto& slot : reads)
-      if (!written.count(slot))
-        r.inconsistent("step " + std::to_string(s.index) + " reads " + slot + " before any step writes it");
+      if (!written.count(slot) && !olds.count(slot))
+        r.inconsistent(step_name + " reads " + slot + " before any step writes it");
     written.insert(writes.begin(), writes.end());
     s.variant = vi;
     b.steps.push_back(s);
@@ -450,9 +481,10 @@ Bundle load_bundle(const std::string& root, bool verify_checksums) {
   Reader r(b.manifest_path);
 
   const json version = m.is_object() && m.contains("schema_version") ? m["schema_version"] : json();
-  if (!(version.is_number_integer() && version.get<int64_t>() == 1))
+  if (!(version.is_number_integer() && (version.get<int64_t>() == 1 || version.get<int64_t>() == 2)))
     throw InputError(b.manifest_path + ": unknown schema_version " + version.dump() +
-                     " (this runtime reads 1); upgrade lazydit or re-export the bundle");
+                     " (this runtime reads 1, 2); upgrade lazydit or re-export the bundle");
+  b.schema_version = static_cast<int>(version.get<int64_t>());
   if (r.string(r.field(m, "format", ""), "format") != "lazydit-bundle")
     r.fail("format", "'lazydit-bundle' was expected");
   check_containment(m, b);

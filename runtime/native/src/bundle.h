@@ -28,6 +28,8 @@ struct Variant {
   std::string method;  // ExecuTorch method name (targets.executorch.methods)
   std::vector<std::string> reads;
   std::vector<std::string> writes;
+  // Schema 2: the delta slot each element of the `ratio` input scales; empty for a variant without that input.
+  std::vector<std::string> ratio_slots;
 };
 
 struct Step {
@@ -35,9 +37,11 @@ struct Step {
   double timestep = 0;
   size_t variant = 0;  // index into Bundle::variants
   std::array<double, 4> coef{};
+  std::vector<double> ratio;  // schema 2: the forecast ratios fed to the variant's `ratio` input
 };
 
 struct Bundle {
+  int schema_version = 2;
   std::string root;       // as given (may be a symlink to the bundle folder)
   std::string real_root;  // root with every symlink resolved: what a contained path must stay under
   std::string manifest_path;

@@ -92,6 +92,8 @@ void Program::check_against(const Bundle& bundle) {
   for (const Variant& v : bundle.variants) {
     std::vector<const TensorSpec*> inputs = {&bundle.tensor("x"), &bundle.tensor("t"), &bundle.tensor("y"),
                                              &bundle.tensor("coef")};
+    TensorSpec ratio{{static_cast<int64_t>(v.ratio_slots.size())}, bundle.tensor("coef").dtype};
+    if (!v.ratio_slots.empty()) inputs.push_back(&ratio);
     for (size_t i = 0; i < v.reads.size(); ++i) inputs.push_back(&bundle.tensor("cache"));
     std::vector<const TensorSpec*> outputs = {&bundle.tensor("x_next")};
     for (size_t i = 0; i < v.writes.size(); ++i) outputs.push_back(&bundle.tensor("cache"));

@@ -1,7 +1,10 @@
 #include "scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "errors.h"
 #include "tensor_io.h"
@@ -63,6 +66,14 @@ Scheduler::Scheduler(const Bundle& bundle, Program& program) : bundle_(bundle), 
     const Variant& v = bundle.variants[step.variant];
     // Step i reads the latent from x_[i % 2] and its output lands in the other buffer.
     std::vector<EValue> in = {EValue(*x_[i % 2].tensor), EValue(*t.tensor), EValue(*y_.tensor), EValue(*coef.tensor)};
+    Buffer ratio;
+    if (!v.ratio_slots.empty()) {
+      // Schema 2 forecasting: the step's ratios, in coef's dtype, ahead of the slots.
+      ratio = make_buffer(TensorSpec{{static_cast<int64_t>(step.ratio.size())}, coef_spec.dtype});
+      std::vector<float> r(step.ratio.begin(), step.ratio.end());
+      store_floats(coef_spec.dtype, r.data(), r.size(), ratio.data);
+      in.emplace_back(*ratio.tensor);
+    }
     for (const auto& slot : v.reads) in.emplace_back(*slots_[bundle.slot_index(slot)].tensor);
     std::vector<size_t> writes;
     for (const auto& slot : v.writes) writes.push_back(bundle.slot_index(slot));
@@ -70,6 +81,21 @@ Scheduler::Scheduler(const Bundle& bundle, Program& program) : bundle_(bundle), 
     writes_.push_back(std::move(writes));
     t_.push_back(std::move(t));
     coef_.push_back(std::move(coef));
+    ratio_.push_back(std::move(ratio));
+  }
+  // The slots a step reads before any step wrote them (a forecasting full step's old outputs, whose first delta
+  // the next skip multiplies by 0) are zeroed at the start of every run: every run then feeds what the golden
+  // run fed.
+  std::set<std::string> written;
+  for (const Step& step : bundle.steps) {
+    const Variant& v = bundle.variants[step.variant];
+    for (const auto& slot : v.reads)
+      if (!written.count(slot)) {
+        const size_t k = bundle.slot_index(slot);
+        if (std::find(zero_at_start_.begin(), zero_at_start_.end(), k) == zero_at_start_.end())
+          zero_at_start_.push_back(k);
+      }
+    written.insert(v.writes.begin(), v.writes.end());
   }
   if (bundle.has_decoder()) {
     image_ = make_buffer(bundle.tensor("image"));
@@ -94,6 +120,7 @@ RunResult Scheduler::run(const std::vector<float>& noise, const std::vector<int3
   const TensorSpec& x = bundle_.tensor("x");
   store_floats(x.dtype, noise.data(), noise.size(), x_[0].data);
   std::memcpy(y_.data, classes.data(), y_.nbytes);
+  for (size_t k : zero_at_start_) std::memset(slots_[k].data, 0, slots_[k].nbytes);
 
   RunResult r;
   r.step_ms.reserve(bundle_.steps.size());

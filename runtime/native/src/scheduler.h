@@ -66,8 +66,9 @@ class Scheduler {
   Program& program_;
   Buffer x_[2];
   Buffer y_;
-  std::vector<Buffer> t_, coef_;  // one per step
+  std::vector<Buffer> t_, coef_, ratio_;  // one per step (ratio_: empty Buffers for steps without one)
   std::vector<Buffer> slots_;     // in manifest slot order
+  std::vector<size_t> zero_at_start_;  // slots read before any step writes them: zeroed at every run's start
   std::vector<std::vector<executorch::runtime::EValue>> inputs_;  // per step
   std::vector<std::vector<size_t>> writes_;                       // per step: slot index of each extra output
   std::vector<float> scratch_;                                    // float32 view of the latent for checksums

@@ -3,7 +3,9 @@ package dev.lazydit.core;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The step loop of runtime/scheduler.py: for each step, feed the step's graph the latent, timestep,
@@ -19,7 +21,8 @@ import java.util.List;
  * decoder reads the latent buffer the last step wrote and writes an image buffer allocated once too.
  *
  * <p>Cache slots start as zeros: a forecasting full step's first delta is taken against them, and the
- * next skip multiplies it by a ratio of 0.
+ * next skip multiplies it by a ratio of 0. The slots a step reads before any step wrote them are zeroed
+ * again at the start of every run, so every run feeds the graphs what the golden run fed them.
  */
 public final class Scheduler {
     private final Manifest manifest;
@@ -34,6 +37,7 @@ public final class Scheduler {
     private final List<List<TensorBuffer>> outputs = new ArrayList<>();
     /** The decoder's output, or {@code null} for a bundle without a decoder. */
     private final TensorBuffer image;
+    private final List<TensorBuffer> zeroAtStart = new ArrayList<>();
 
     public Scheduler(Manifest manifest, GraphRunner runner) {
         this.manifest = manifest;
@@ -68,6 +72,15 @@ public final class Scheduler {
             outputs.add(Collections.unmodifiableList(out));
         }
         image = manifest.hasDecoder() ? TensorBuffer.allocate("image", manifest.tensor("image")) : null;
+        Set<String> written = new HashSet<>();
+        for (StepPlan.Entry e : plan.entries()) {
+            for (String r : e.reads()) {
+                if (!written.contains(r) && !zeroAtStart.contains(slots.get(r))) {
+                    zeroAtStart.add(slots.get(r));
+                }
+            }
+            written.addAll(e.writes());
+        }
     }
 
     /** A step's {@code ratio} input, its values converted to the coef dtype (through float, as coef's are). */
@@ -121,6 +134,9 @@ public final class Scheduler {
                     + latents[0].numel() + " " + latents[0].spec());
         }
         latents[0].setFloats(noise);
+        for (TensorBuffer slot : zeroAtStart) {
+            slot.clear();
+        }
         for (int i = 0; i < classes.length; i++) {
             y.setInt(i, classes[i]);
         }

@@ -34,6 +34,13 @@ public final class TensorBuffer {
         return new TensorBuffer(name, spec);
     }
 
+    /** Sets every element to zero. */
+    public void clear() {
+        for (int i = 0; i < bytes.capacity(); i++) {
+            bytes.put(i, (byte) 0);
+        }
+    }
+
     /** The manifest name this buffer holds (x, t, y, coef or a cache slot). */
     public String name() {
         return name;
