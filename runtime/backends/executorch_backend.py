@@ -32,7 +32,13 @@ _ABI_VERSIONS = ("1.5.",)
 
 
 class _BackendOption(ctypes.Structure):
-    _fields_ = [("key", ctypes.c_char * 64), ("value", ctypes.c_ubyte * 256), ("index", ctypes.c_ubyte)]
+    # The variant is 4-byte aligned (it can hold an int): three bytes of padding after its index.
+    _fields_ = [
+        ("key", ctypes.c_char * 64),
+        ("value", ctypes.c_ubyte * 256),
+        ("index", ctypes.c_ubyte),
+        ("_padding", ctypes.c_ubyte * 3),
+    ]
 
 
 _weight_cache: bool | None = None
