@@ -392,7 +392,8 @@ void check_files(const Reader& r, const json& m, const Bundle& b, bool verify_ch
     if (!meta.is_object()) r.fail(where, "expected an object");
     const std::string sha = r.string(r.field(meta, "sha256", where), where + "/sha256");
     if (!is_hex64(sha)) r.fail(where + "/sha256", "expected 64 lowercase hex digits");
-    const int64_t bytes = r.integer(meta, "bytes", where, 0);
+    // A DiT-XL/2 program is 2.7 GB: byte counts are not narrowed to int, so no 32-bit maximum applies.
+    const int64_t bytes = r.integer(meta, "bytes", where, 0, std::numeric_limits<int64_t>::max());
     const std::string p = (fs::path(b.root) / rel).string();
     std::error_code ec;
     if (!fs::is_regular_file(p, ec))
