@@ -213,7 +213,7 @@ def evaluate(
     from ..export.checkpoint import fingerprint
     from ..export.data import load_dataset
     from .classifier import load_classifier, predict
-    from .metrics import InceptionFeatures, bootstrap_fid, psnr, ssim
+    from .metrics import InceptionFeatures, bootstrap_fid, psnr, psnr_summary, ssim
 
     cfg_scale = model.sampling_defaults["cfg_scale"] if cfg_scale is None else cfg_scale
     clip = bool(model.sampling_defaults["clip_denoised"])
@@ -287,6 +287,8 @@ def evaluate(
         row.update(
             {"psnr": float(p.mean()), "psnr_sem": float(p.std(ddof=1) / np.sqrt(len(p))), "ssim": float(s.mean())}
         )
+        summary = psnr_summary(images[:n_pair], ref_images)
+        row.update({k: summary[k] for k in ("psnr_pooled", "psnr_p5", "psnr_worst")})
         results["methods"].append(row)
         grids.append(images[: min(n, 2 * model.config.num_classes)])
         tqdm.write(_row_text(row))
@@ -320,7 +322,7 @@ def markdown_table(results: dict) -> str:
     head = (
         "| configuration | MACs/image | laziness | accuracy | FID (classifier) |"
         + (" FID (Inception) |" if inc else "")
-        + f" PSNR vs {results['reference']} | SSIM |"
+        + f" PSNR vs {results['reference']} | pooled-error PSNR | 5th-pct PSNR | SSIM |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results["methods"]:
@@ -333,12 +335,13 @@ def markdown_table(results: dict) -> str:
         ]
         if inc:
             cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
-        cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]
+        tail = [f"{r[k]:.2f} dB" if k in r else "–" for k in ("psnr_pooled", "psnr_p5")]
+        cells += [f"{r['psnr']:.2f} dB", *tail, f"{r['ssim']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     f = results["floor"]
     cells = ["real train vs test (floor)", "", "", "", f"{f['fid_classifier']:.2f} ± {f['fid_classifier_std']:.2f}"]
     if inc:
         cells.append(f"{f['fid_inception']:.2f} ± {f['fid_inception_std']:.2f}")
-    cells += ["", ""]
+    cells += ["", "", "", ""]
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

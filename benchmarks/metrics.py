@@ -236,6 +236,21 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 2.0) -> np.ndarray:
     return np.minimum(value, PSNR_CAP_DB)
 
 
+def psnr_summary(images: np.ndarray, reference: np.ndarray, data_range: float = 2.0) -> dict:
+    """Paired fidelity of a batch against its reference: the mean of per-image PSNR, the PSNR of the pooled
+    error (one MSE over every image, so a few bad images weigh as they do in the error, not as a few dB of a
+    mean), and the tail: the 5th-percentile and the worst image."""
+    p = psnr(images, reference, data_range)
+    mse = float(np.mean((np.asarray(images, np.float64) - np.asarray(reference, np.float64)) ** 2))
+    pooled = min(10.0 * np.log10(data_range**2 / mse), PSNR_CAP_DB) if mse > 0 else PSNR_CAP_DB
+    return {
+        "psnr_mean": float(p.mean()),
+        "psnr_pooled": float(pooled),
+        "psnr_p5": float(np.percentile(p, 5)),
+        "psnr_worst": float(p.min()),
+    }
+
+
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 2.0) -> np.ndarray:
     """Per-image SSIM (Wang et al. 2004) of (N, C, H, W) batches: per channel, then averaged over channels.
 

@@ -239,8 +239,8 @@ def markdown(results: dict) -> str:
     lines = [
         "| configuration | latency ms | MACs/image | accuracy | FID (classifier) |"
         + (" FID (Inception) |" if inc else "")
-        + f" PSNR vs {results['reference']} | SSIM |",
-        "|---|---|---|---|---|" + ("---|" if inc else "") + "---|---|",
+        + f" PSNR vs {results['reference']} | pooled-error PSNR | 5th-pct PSNR | SSIM |",
+        "|---|---|---|---|---|" + ("---|" if inc else "") + "---|---|---|---|",
     ]
     for r in sorted(results["methods"], key=lambda r: (r["family"], r["macs_per_image"])):
         lat = f"{r['latency_ms']:.1f}" if r["latency_ms"] is not None else "–"
@@ -253,7 +253,8 @@ def markdown(results: dict) -> str:
         ]
         if inc:
             cells.append(f"{r['fid_inception']:.2f} ± {r['fid_inception_std']:.2f}")
-        cells += [f"{r['psnr']:.2f} dB", f"{r['ssim']:.3f}"]
+        tail = [f"{r[k]:.2f} dB" if k in r else "–" for k in ("psnr_pooled", "psnr_p5")]
+        cells += [f"{r['psnr']:.2f} dB", *tail, f"{r['ssim']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -11,7 +11,7 @@ import sys
 import threading
 
 from . import __version__
-from .commands import bench, demo, eval, export, sample, train
+from .commands import bench, demo, eval, export, sample, train, tune
 from .commands.common import HelpFormatter, Parser
 from .errors import UserError
 
@@ -27,7 +27,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"lazydit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (train, export, sample, eval, bench, demo):
+    for group in (train, export, sample, eval, bench, tune, demo):
         group.register(sub)
     return parser
 

@@ -35,6 +35,8 @@ def test_evaluate_reports_every_metric(tiny_eval, tmp_path):
     for r in rows.values():
         assert r["fid_classifier"] >= 0 and r["fid_classifier_std"] >= 0
         assert 0 <= r["accuracy"] <= 1
+        # The pooled error's PSNR is never above the mean of per-image PSNRs (log is concave), the tail below.
+        assert r["psnr_worst"] <= r["psnr_p5"] <= r["psnr"] and r["psnr_pooled"] <= r["psnr"] + 1e-9
     assert res["floor"]["fid_classifier"] >= 0
     saved = json.loads((tmp_path / "out" / "eval.json").read_text())
     assert saved["n"] == 20 and (tmp_path / "out" / "samples.png").is_file()
