@@ -45,6 +45,11 @@ def test_candidates_cover_ddim_and_every_interval_both_ways():
     specs = {c.spec for c in candidate_specs((2, 3), 6)}
     assert {"ddim:2", "ddim:6", "interval:3:2@hold", "interval:12:2@forecast", "interval:4:3@forecast"} <= specs
     assert not any(c.steps <= c.interval for c in candidate_specs((2, 3), 6) if c.family == "LazyDiT")
+    # Every DDIM step count even with a stride; none that 1000 timesteps cannot be respaced to.
+    many = candidate_specs((2,), 40, stride=2)
+    assert {c.steps for c in many if c.family == "DDIM"} >= {5, 7, 9} and "interval:37:2@hold" not in {
+        c.spec for c in candidate_specs((2,), 40)
+    }
 
 
 def test_tune_picks_measures_and_exports(tiny_eval, tmp_path, native_runner):
