@@ -61,6 +61,56 @@ public class RatioInputTest {
         scheduler.run(new int[] {1}, new float[m.tensor("x").numel()], null);
     }
 
+    /** Writes ones into every slot a step writes; keeps step 0's slot inputs of every run. */
+    private static final class Filling implements GraphRunner {
+        final List<float[]> firstStepSlots = new ArrayList<>();
+        private final int steps;
+        private int call;
+
+        Filling(int steps) {
+            this.steps = steps;
+        }
+
+        @Override
+        public void run(String variant, List<TensorBuffer> in, List<TensorBuffer> out) {
+            if (call++ % steps == 0) {
+                for (TensorBuffer b : in.subList(4, in.size())) {
+                    firstStepSlots.add(b.toFloatArray());
+                }
+            }
+            for (TensorBuffer b : out.subList(1, out.size())) {
+                float[] ones = new float[b.numel()];
+                Arrays.fill(ones, 1f);
+                b.setFloats(ones);
+            }
+        }
+
+        @Override
+        public void decode(TensorBuffer latent, TensorBuffer image) {
+            fail("a pixel bundle has no decoder");
+        }
+    }
+
+    @Test
+    public void everyRunStartsFromZeroedOldSlots() throws IOException {
+        Manifest m = open(ForecastManifest::schema2);
+        Filling runner = new Filling(m.steps().size());
+        Scheduler scheduler = new Scheduler(m, runner);
+        run(scheduler, m);
+        run(scheduler, m);
+        // Step 0 reads the old outputs it takes deltas of: the second run must see zeros again, not the ones
+        // the first run left in those slots.
+        assertEquals(2 * ForecastManifest.SLOTS.size(), runner.firstStepSlots.size());
+        for (float[] slot : runner.firstStepSlots) {
+            for (float v : slot) {
+                assertEquals(0f, v, 0f);
+            }
+        }
+        for (String s : ForecastManifest.SLOTS) {
+            assertEquals(1f, scheduler.slots().get(s).getFloat(0), 0f);
+        }
+    }
+
     @Test
     public void feedsEachForecastingStepItsOwnRatiosAtInputFour() throws IOException {
         Manifest m = open(ForecastManifest::schema2);
