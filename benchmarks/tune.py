@@ -229,13 +229,8 @@ def run_tune(
 
 def _export(model, row: dict, out: Path) -> Path:
     from ..export.bundle import ExportOptions, export_bundle
-    from ..export.schedule_source import resolve_schedule
 
-    sched = resolve_schedule(row["spec"], model)[0] if row["family"] == "LazyDiT" else None
-    if sched is None:
-        from ..export.schedule import dense_schedule
-
-        sched = dense_schedule(row["steps"], model.config.depth)
+    sched = _schedule(model, Candidate(row["spec"], row["family"], row["steps"], row["interval"], row["reuse"]))
     sd = model.sampling_defaults
     opts = ExportOptions(
         targets=("executorch",), cfg_scale=sd["cfg_scale"], clip_denoised=sd["clip_denoised"], force=True, name=out.name
